@@ -1,0 +1,301 @@
+"""Fashion-MNIST, loaded from verified IDX files.
+
+Used by every chapter that trains on real images, starting with the kNN chapter.
+Dataset: Xiao, Rasul and Vollgraf, "Fashion-MNIST: a Novel Image Dataset for Benchmarking
+Machine Learning Algorithms" (2017). 60,000 training and 10,000 test images, 28x28 grey levels,
+10 classes. Torch counterpart: ``torchvision.datasets.FashionMNIST``.
+
+Where the files come from, in this order (the first folder holding a file wins):
+
+1. ``$DLCV_DATA``, if set;
+2. Debian's ``/usr/share/datasets/fashion-mnist/`` (package ``dataset-fashion-mnist``);
+3. the user cache, ``$XDG_CACHE_HOME/dlcv/fashion-mnist`` (``~/.cache/...`` by default).
+
+If a file is in none of them, :func:`load_fashion_mnist` downloads the official ``.gz`` into the
+cache: it checks the MD5 of the download and of its decompressed bytes, and only then moves it
+into place atomically, so nothing partial or corrupt is ever cached. Debian recompresses the
+``.gz`` files, so their compressed bytes differ from the official ones; every local file is
+therefore verified by the MD5 of its *decompressed* bytes, the values published with
+torchvision's ``FashionMNIST``.
+
+IDX format (LeCun's MNIST page): a 4-byte magic number ``0x00 0x00 <type> <ndim>``, then
+``ndim`` big-endian uint32 sizes, then the data. Fashion-MNIST uses type ``0x08`` (uint8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.request
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "CLASSES",
+    "DEBIAN_DIR",
+    "FILES",
+    "URL",
+    "DataFileError",
+    "cache_dir",
+    "download_file",
+    "find_file",
+    "load_fashion_mnist",
+    "parse_idx",
+    "read_idx_file",
+    "search_dirs",
+]
+
+CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """The published checksums of one official file."""
+
+    gz_md5: str  # MD5 of the official .gz download
+    raw_md5: str  # MD5 of its decompressed bytes (what Debian's recompressed .gz also holds)
+    shape: tuple[int, ...]  # the IDX shape the file must declare
+
+
+FILES: dict[str, FileInfo] = {
+    "train-images-idx3-ubyte": FileInfo(
+        "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "f4a8712d7a061bf5bd6d2ca38dc4d50a", (60000, 28, 28)
+    ),
+    "train-labels-idx1-ubyte": FileInfo(
+        "25c81989df183df01b3e8a0aad5dffbe", "9018921c3c673c538a1fc5bad174d6f9", (60000,)
+    ),
+    "t10k-images-idx3-ubyte": FileInfo(
+        "bef4ecab320f06d8554ea6380940ec79", "8181f5470baa50b63fa0f6fddb340f0a", (10000, 28, 28)
+    ),
+    "t10k-labels-idx1-ubyte": FileInfo(
+        "bb300cfdad3c16e7a12a480ee83cd310", "15d484375f8d13e6eb1aabb0c3f46965", (10000,)
+    ),
+}
+_SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IDX_UINT8 = 0x08
+
+
+class DataFileError(ValueError):
+    """A data file is corrupt, truncated or not what its checksum says."""
+
+
+def parse_idx(data: bytes, *, name: str = "<bytes>") -> torch.Tensor:
+    """Parse the bytes of an uncompressed IDX file of uint8 values.
+
+    Args:
+        data: the whole file.
+        name: the file's name, used in error messages.
+
+    Returns:
+        A uint8 tensor of the shape the header declares.
+
+    Raises:
+        DataFileError: on a wrong magic number, an unsupported type, or a size that does not
+            match the header (a truncated file or trailing bytes).
+    """
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DataFileError(
+            f"{name}: not an IDX file: expected magic bytes 0x00 0x00, got {data[:2].hex() or 'nothing'}"
+        )
+    dtype, ndim = data[2], data[3]
+    if dtype != _IDX_UINT8:
+        raise DataFileError(f"{name}: expected IDX type 0x08 (uint8), got {dtype:#04x}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataFileError(f"{name}: truncated header: need {header} bytes, got {len(data)}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + _prod(shape)
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "has trailing bytes"
+        raise DataFileError(
+            f"{name}: {what}: header declares shape {shape}, i.e. {expected} bytes, "
+            f"but the file has {len(data)}"
+        )
+    flat = torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8)
+    return flat.reshape(shape)
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    out = 1
+    for s in shape:
+        out *= s
+    return out
+
+
+def _read_bytes(path: Path, *, gz: bool | None = None) -> bytes:
+    """The decompressed bytes of ``path``: gzip if ``gz``, or if ``gz`` is None and the name ends
+    in .gz."""
+    try:
+        if gz or (gz is None and path.suffix == ".gz"):
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataFileError(f"{path}: cannot decompress ({err}); the file is corrupt or partial")
+
+
+def read_idx_file(path: str | os.PathLike, *, raw_md5: str | None = None) -> torch.Tensor:
+    """Read an IDX file (plain or ``.gz``), verifying its decompressed MD5 if given.
+
+    Raises:
+        DataFileError: naming the file, if it cannot be decompressed, its checksum differs or
+            its content is not a valid IDX file.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if raw_md5 is not None:
+        got = hashlib.md5(data).hexdigest()
+        if got != raw_md5:
+            raise DataFileError(
+                f"{path}: checksum mismatch of the decompressed bytes: expected MD5 {raw_md5}, "
+                f"got {got}; delete the file so that it can be fetched again"
+            )
+    return parse_idx(data, name=str(path))
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The user cache folder that downloads go to."""
+    env = os.environ if env is None else env
+    base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "dlcv" / "fashion-mnist"
+
+
+def search_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
+    """The folders searched for the files, in order: ``$DLCV_DATA``, Debian's, the cache."""
+    env = os.environ if env is None else env
+    dirs = [Path(env["DLCV_DATA"])] if env.get("DLCV_DATA") else []
+    return [*dirs, DEBIAN_DIR, cache_dir(env)]
+
+
+def find_file(name: str, dirs: list[Path]) -> Path | None:
+    """The first ``dir/name.gz`` or ``dir/name`` that exists, or ``None``."""
+    for d in dirs:
+        for candidate in (d / f"{name}.gz", d / name):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def download_file(url: str, dest: Path, *, gz_md5: str, raw_md5: str) -> Path:
+    """Download a ``.gz`` file, verify both checksums, then move it to ``dest`` atomically.
+
+    The download goes to a temporary file beside ``dest``; whatever goes wrong, that file is
+    removed and ``dest`` is left untouched.
+
+    Raises:
+        DataFileError: on a checksum mismatch or a download that does not decompress.
+        OSError: if the download itself fails.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.md5()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != gz_md5:
+            raise DataFileError(
+                f"{url}: checksum mismatch of the download: expected MD5 {gz_md5}, "
+                f"got {digest.hexdigest()}"
+            )
+        got_raw = hashlib.md5(_read_bytes(tmp, gz=True)).hexdigest()
+        if got_raw != raw_md5:
+            raise DataFileError(
+                f"{url}: checksum mismatch of the decompressed bytes: expected MD5 {raw_md5}, "
+                f"got {got_raw}"
+            )
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _locate(name: str, *, download: bool, env: Mapping[str, str] | None) -> Path:
+    path = find_file(name, search_dirs(env))
+    if path is not None:
+        return path
+    if not download:
+        where = ", ".join(str(d) for d in search_dirs(env))
+        raise FileNotFoundError(f"{name}: not found in {where}, and download=False")
+    info = FILES[name]
+    dest = cache_dir(env) / f"{name}.gz"
+    return download_file(f"{URL}{name}.gz", dest, gz_md5=info.gz_md5, raw_md5=info.raw_md5)
+
+
+def load_fashion_mnist(
+    split: str = "train", *, download: bool = True, env: Mapping[str, str] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load one split of Fashion-MNIST.
+
+    Args:
+        split: ``"train"`` (60,000 images) or ``"test"`` (10,000 images).
+        download: fetch missing files from the official site into the cache.
+        env: where to read ``DLCV_DATA`` and ``XDG_CACHE_HOME``; ``os.environ`` by default.
+
+    Returns:
+        ``(images, labels)``: images uint8 of shape (N, 28, 28) with values 0..255, labels
+        int64 of shape (N,) indexing :data:`CLASSES`.
+
+    Raises:
+        ValueError: for an unknown split.
+        DataFileError: naming the file, if one is corrupt or truncated.
+    """
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {tuple(_SPLITS)}, got {split!r}")
+    tensors = []
+    for name in _SPLITS[split]:
+        path = _locate(name, download=download, env=env)
+        tensor = read_idx_file(path, raw_md5=FILES[name].raw_md5)
+        if tuple(tensor.shape) != FILES[name].shape:
+            raise DataFileError(
+                f"{path}: expected shape {FILES[name].shape}, got {tuple(tensor.shape)}"
+            )
+        tensors.append(tensor)
+    images, labels = tensors
+    return images, labels.long()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dlcv.data --check``: find (or download) and verify all four files."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="locate, download if needed, and verify"
+    )
+    args = parser.parse_args(argv)
+    if not args.check:
+        parser.print_help()
+        return 0
+    for split in _SPLITS:
+        images, labels = load_fashion_mnist(split)
+        where = {str(find_file(n, search_dirs()).parent) for n in _SPLITS[split]}
+        print(f"Fashion-MNIST {split}: {tuple(images.shape)} images, verified, from {', '.join(where)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

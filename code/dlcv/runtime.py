@@ -1,0 +1,205 @@
+"""Where and how hard a chapter runs: device, compute budget, seeds and progress bars.
+
+Every chapter of the book opens with a hidden cell::
+
+    from dlcv.runtime import setup
+    rt = setup()
+    print(rt.report())
+
+so that the page says which device, budget and library versions produced its outputs.
+
+* **device** -- CUDA when available, else CPU. Override with ``DLCV_DEVICE``
+  (``cpu``, ``cuda``, ``cuda:1``, ...).
+* **budget** -- ``"quick"`` on the CPU, where each chapter must execute in at most 60 s on a
+  2-core machine, and ``"full"`` on CUDA, where chapters train at course scale. Override with
+  ``DLCV_BUDGET`` (``quick`` or ``full``).
+* **seed** -- 0 by default; override with ``DLCV_SEED``. The same seed gives the same outputs
+  on the same machine.
+* **progress bars** -- shown when a person runs a notebook, hidden in the built book: the
+  book's Sphinx extension (:mod:`dlcv.sphinxext`) sets ``DLCV_PROGRESS=0`` for the kernels
+  it starts.
+
+Torch counterparts: :func:`torch.manual_seed`, :func:`torch.cuda.is_available`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+__all__ = [
+    "BUDGETS",
+    "Runtime",
+    "get_runtime",
+    "progress",
+    "progress_enabled",
+    "seed_everything",
+    "setup",
+    "versions",
+]
+
+BUDGETS = ("quick", "full")
+_FALSE = {"0", "false", "no", "off"}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The resolved settings a chapter runs under."""
+
+    device: torch.device  # where tensors and models live
+    budget: str  # "quick" (CPU, <= 60 s a chapter) or "full" (CUDA, course scale)
+    seed: int  # seed for Python, NumPy and torch RNGs
+
+    @property
+    def quick(self) -> bool:
+        """True on the quick budget."""
+        return self.budget == "quick"
+
+    def pick(self, *, quick: T, full: T) -> T:
+        """Return ``quick`` on the quick budget and ``full`` on the full one.
+
+        Chapters size their experiments with it, e.g.
+        ``n_train = rt.pick(quick=5_000, full=60_000)``.
+        """
+        return quick if self.quick else full
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A fresh CPU ``torch.Generator`` seeded with ``seed + offset``."""
+        return torch.Generator().manual_seed(self.seed + offset)
+
+    def report(self) -> str:
+        """One paragraph naming the device, the budget and the versions behind the outputs."""
+        device = str(self.device)
+        if self.device.type == "cuda":
+            device += f" ({torch.cuda.get_device_name(self.device)})"
+        else:
+            device += f" ({platform.processor() or platform.machine()}, "
+            device += f"{torch.get_num_threads()} threads)"
+        lines = [
+            f"device: {device}",
+            f"budget: {self.budget}",
+            f"seed:   {self.seed}",
+            "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+        ]
+        return "\n".join(lines)
+
+
+def _parse_device(value: str) -> torch.device:
+    try:
+        device = torch.device(value)
+    except RuntimeError as err:
+        raise ValueError(
+            f"DLCV_DEVICE must name a torch device such as 'cpu' or 'cuda', got {value!r}"
+        ) from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"DLCV_DEVICE={value!r} asks for CUDA, but no CUDA device is available")
+    return device
+
+
+def get_runtime(env: Mapping[str, str] | None = None) -> Runtime:
+    """Resolve device, budget and seed from the hardware and the environment.
+
+    Args:
+        env: the environment to read ``DLCV_DEVICE``, ``DLCV_BUDGET`` and ``DLCV_SEED`` from;
+            ``os.environ`` by default.
+
+    Returns:
+        The resolved :class:`Runtime`. Nothing is seeded; see :func:`setup`.
+
+    Raises:
+        ValueError: if a variable holds an unknown device, budget or a non-integer seed.
+    """
+    env = os.environ if env is None else env
+    if env.get("DLCV_DEVICE"):
+        device = _parse_device(env["DLCV_DEVICE"])
+    else:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    budget = env.get("DLCV_BUDGET") or ("full" if device.type == "cuda" else "quick")
+    if budget not in BUDGETS:
+        raise ValueError(f"DLCV_BUDGET must be one of {BUDGETS}, got {budget!r}")
+
+    raw_seed = env.get("DLCV_SEED") or "0"
+    try:
+        seed = int(raw_seed)
+    except ValueError as err:
+        raise ValueError(f"DLCV_SEED must be an integer, got {raw_seed!r}") from err
+    return Runtime(device=device, budget=budget, seed=seed)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global RNGs (all CUDA devices included)."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries whose behaviour shows in the outputs."""
+    out = {"python": platform.python_version()}
+    for name in ("dlcv", "torch", "numpy", "matplotlib", "scikit-learn"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def setup(env: Mapping[str, str] | None = None) -> Runtime:
+    """Resolve the runtime, seed every RNG and set the book's figure style.
+
+    This is the first call of every chapter.
+    """
+    rt = get_runtime(env)
+    seed_everything(rt.seed)
+    torch.backends.cudnn.benchmark = False  # reproducible kernel choice on CUDA
+    _set_figure_style()
+    return rt
+
+
+def _set_figure_style() -> None:
+    import matplotlib as mpl
+
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "figure.figsize": (6.4, 4.0),
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "image.cmap": "gray",
+        }
+    )
+
+
+def progress_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether progress bars are shown (``DLCV_PROGRESS`` is not 0/false/no/off)."""
+    env = os.environ if env is None else env
+    return env.get("DLCV_PROGRESS", "1").strip().lower() not in _FALSE
+
+
+def progress(iterable: Iterable[T], **kwargs: Any) -> Iterable[T]:
+    """Wrap a long loop in a ``tqdm.auto`` bar, unless progress bars are off.
+
+    Args:
+        iterable: what the loop runs over.
+        **kwargs: passed to :class:`tqdm.auto.tqdm` (``desc``, ``total``, ...).
+    """
+    if not progress_enabled():
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kwargs)

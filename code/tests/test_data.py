@@ -1,0 +1,195 @@
+import gzip
+import hashlib
+
+import pytest
+import torch
+
+from dlcv import data
+
+
+def idx_bytes(t: torch.Tensor) -> bytes:
+    """Encode a uint8 tensor as an IDX file: magic 0x00 0x00 0x08 ndim, sizes, data."""
+    header = bytes([0, 0, 0x08, t.dim()]) + b"".join(s.to_bytes(4, "big") for s in t.shape)
+    return header + t.numpy().tobytes()
+
+
+def write_split(folder, split="train", n=6, seed=0, gz=True):
+    """A small valid split with the official file names; returns its tensors and MD5s."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 10, (n,), generator=g, dtype=torch.uint8)
+    prefix = "train" if split == "train" else "t10k"
+    md5 = {}
+    for kind, t in (("images-idx3", images), ("labels-idx1", labels)):
+        name = f"{prefix}-{kind}-ubyte"
+        raw = idx_bytes(t)
+        md5[name] = hashlib.md5(raw).hexdigest()
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
+        else:
+            (folder / name).write_bytes(raw)
+    return images, labels.long(), md5
+
+
+@pytest.fixture
+def small_files(tmp_path, monkeypatch):
+    """Point the loader at a folder of small files whose checksums it knows."""
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    images, labels, md5 = write_split(tmp_path)
+    files = {
+        name: data.FileInfo("unused", md5[name], (6, 28, 28) if "images" in name else (6,))
+        for name in md5
+    }
+    monkeypatch.setattr(data, "FILES", {**data.FILES, **files})
+    env = {"DLCV_DATA": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    return images, labels, env, tmp_path
+
+
+def test_parse_idx_roundtrip():
+    t = torch.arange(24, dtype=torch.uint8).reshape(2, 3, 4)
+    assert torch.equal(data.parse_idx(idx_bytes(t)), t)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda b: b"\x01" + b[1:], "expected magic bytes 0x00 0x00, got 0100"),
+        (lambda b: b[:2] + b"\x0d" + b[3:], "expected IDX type 0x08 \\(uint8\\), got 0x0d"),
+        (lambda b: b[:-1], "truncated: header declares shape \\(2, 3, 4\\)"),
+        (lambda b: b + b"\x00", "has trailing bytes"),
+        (lambda b: b[:6], "truncated header"),
+        (lambda b: b"", "got nothing"),
+    ],
+)
+def test_parse_idx_rejects_corrupt_files_naming_them(mutate, message):
+    good = idx_bytes(torch.zeros(2, 3, 4, dtype=torch.uint8))
+    with pytest.raises(data.DataFileError, match=f"^images.idx: .*{message}"):
+        data.parse_idx(mutate(good), name="images.idx")
+
+
+def test_load_from_dlcv_data(small_files):
+    images, labels, env, _ = small_files
+    x, y = data.load_fashion_mnist("train", download=False, env=env)
+    assert torch.equal(x, images) and torch.equal(y, labels)
+    assert x.dtype == torch.uint8 and y.dtype == torch.int64
+
+
+def test_plain_idx_files_are_found_too(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    images, labels, md5 = write_split(tmp_path, split="test", gz=False)
+    files = {n: data.FileInfo("x", md5[n], (6, 28, 28) if "images" in n else (6,)) for n in md5}
+    monkeypatch.setattr(data, "FILES", {**data.FILES, **files})
+    x, y = data.load_fashion_mnist("test", download=False, env={"DLCV_DATA": str(tmp_path)})
+    assert torch.equal(x, images)
+
+
+def test_checksum_mismatch_names_the_file(small_files):
+    _, _, env, folder = small_files
+    path = folder / "train-labels-idx1-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:-1] + bytes([(raw[-1] + 1) % 256])))
+    with pytest.raises(data.DataFileError, match="train-labels-idx1-ubyte.gz: checksum mismatch"):
+        data.load_fashion_mnist("train", download=False, env=env)
+
+
+def test_truncated_gzip_names_the_file(small_files):
+    _, _, env, folder = small_files
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(data.DataFileError, match="train-images-idx3-ubyte.gz: cannot decompress"):
+        data.load_fashion_mnist("train", download=False, env=env)
+
+
+def test_search_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
+    env = {"DLCV_DATA": str(tmp_path / "mine"), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert data.search_dirs(env) == [
+        tmp_path / "mine",
+        tmp_path / "debian",
+        tmp_path / "xdg" / "dlcv" / "fashion-mnist",
+    ]
+    for d in data.search_dirs(env)[1:]:
+        d.mkdir(parents=True)
+        (d / "f.gz").write_bytes(b"")
+    assert data.find_file("f", data.search_dirs(env)) == tmp_path / "debian" / "f.gz"
+    assert data.find_file("g", data.search_dirs(env)) is None
+
+
+def test_missing_files_without_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte: not found"):
+        data.load_fashion_mnist("train", download=False, env={"XDG_CACHE_HOME": str(tmp_path)})
+
+
+def test_unknown_split():
+    with pytest.raises(ValueError, match="split must be one of \\('train', 'test'\\), got 'val'"):
+        data.load_fashion_mnist("val")
+
+
+# Downloads are exercised against file:// URLs: tests never touch the network.
+def served(tmp_path, payload: bytes):
+    src = tmp_path / "server" / "file.gz"
+    src.parent.mkdir()
+    src.write_bytes(payload)
+    return src.as_uri()
+
+
+def test_download_verifies_then_moves_into_place(tmp_path):
+    raw = idx_bytes(torch.ones(3, dtype=torch.uint8))
+    gz = gzip.compress(raw)
+    dest = tmp_path / "cache" / "labels.gz"
+    out = data.download_file(
+        served(tmp_path, gz), dest,
+        gz_md5=hashlib.md5(gz).hexdigest(), raw_md5=hashlib.md5(raw).hexdigest(),
+    )
+    assert out == dest and dest.read_bytes() == gz
+    assert list(dest.parent.iterdir()) == [dest]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("what", ["gz checksum", "raw checksum", "partial download"])
+def test_bad_download_caches_nothing(tmp_path, what):
+    raw = idx_bytes(torch.ones(3, dtype=torch.uint8))
+    gz = gzip.compress(raw)
+    gz_md5, raw_md5 = hashlib.md5(gz).hexdigest(), hashlib.md5(raw).hexdigest()
+    if what == "gz checksum":
+        gz_md5 = "0" * 32
+    elif what == "raw checksum":
+        raw_md5 = "0" * 32
+    else:
+        gz = gz[: len(gz) // 2]
+        gz_md5 = hashlib.md5(gz).hexdigest()  # the server sent a consistent but cut file
+    dest = tmp_path / "cache" / "labels.gz"
+    with pytest.raises(data.DataFileError, match="checksum mismatch|cannot decompress"):
+        data.download_file(served(tmp_path, gz), dest, gz_md5=gz_md5, raw_md5=raw_md5)
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_loader_downloads_into_cache_once(tmp_path, monkeypatch):
+    """With no local copy, the loader fetches each file once into the cache, then reuses it."""
+    server = tmp_path / "server"
+    server.mkdir()
+    images, labels, md5 = write_split(server, split="test")
+    files = {
+        n: data.FileInfo(hashlib.md5((server / f"{n}.gz").read_bytes()).hexdigest(), md5[n],
+                         (6, 28, 28) if "images" in n else (6,))
+        for n in md5
+    }
+    monkeypatch.setattr(data, "FILES", {**data.FILES, **files})
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(data, "URL", server.as_uri() + "/")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    x, y = data.load_fashion_mnist("test", env=env)
+    assert torch.equal(x, images) and torch.equal(y, labels)
+    cached = sorted(p.name for p in data.cache_dir(env).iterdir())
+    assert cached == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    for p in server.iterdir():
+        p.unlink()  # the server is gone: the second load must use the cache
+    x2, _ = data.load_fashion_mnist("test", env=env)
+    assert torch.equal(x2, images)
+
+
+@pytest.mark.skipif(not data.DEBIAN_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_debian_files_are_the_official_data():
+    x, y = data.load_fashion_mnist("test", download=False, env={})
+    assert x.shape == (10000, 28, 28) and y.shape == (10000,)
+    assert torch.bincount(y).tolist() == [1000] * 10  # the test set is balanced

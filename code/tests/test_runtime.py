@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from dlcv import runtime
+
+
+def test_cpu_defaults_to_quick_budget(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    rt = runtime.get_runtime({})
+    assert rt.device == torch.device("cpu") and rt.budget == "quick" and rt.seed == 0
+    assert rt.pick(quick=1, full=2) == 1
+
+
+def test_cuda_defaults_to_full_budget(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    rt = runtime.get_runtime({})
+    assert rt.device == torch.device("cuda") and rt.budget == "full"
+    assert rt.pick(quick=1, full=2) == 2
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    rt = runtime.get_runtime({"DLCV_DEVICE": "cpu", "DLCV_BUDGET": "full", "DLCV_SEED": "7"})
+    assert (rt.device.type, rt.budget, rt.seed) == ("cpu", "full", 7)
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DLCV_BUDGET": "medium"}, "DLCV_BUDGET must be one of \\('quick', 'full'\\), got 'medium'"),
+        ({"DLCV_SEED": "x"}, "DLCV_SEED must be an integer, got 'x'"),
+        ({"DLCV_DEVICE": "gpu0"}, "DLCV_DEVICE must name a torch device"),
+    ],
+)
+def test_bad_environment(env, message):
+    with pytest.raises(ValueError, match=message):
+        runtime.get_runtime(env)
+
+
+def test_cuda_requested_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="asks for CUDA, but no CUDA device"):
+        runtime.get_runtime({"DLCV_DEVICE": "cuda"})
+
+
+def test_same_seed_same_numbers():
+    rt = runtime.setup({"DLCV_SEED": "3", "DLCV_DEVICE": "cpu"})
+    a = torch.randn(5)
+    runtime.setup({"DLCV_SEED": "3", "DLCV_DEVICE": "cpu"})
+    b = torch.randn(5)
+    assert torch.equal(a, b)
+    runtime.setup({"DLCV_SEED": "4", "DLCV_DEVICE": "cpu"})
+    assert not torch.equal(torch.randn(5), b)
+    g1, g2 = rt.generator(1), rt.generator(1)
+    assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
+
+
+def test_seed_type_checked():
+    with pytest.raises(TypeError, match="seed must be an int, got str"):
+        runtime.seed_everything("0")
+
+
+def test_report_names_device_budget_and_versions():
+    text = runtime.get_runtime({"DLCV_DEVICE": "cpu", "DLCV_BUDGET": "quick"}).report()
+    assert "device: cpu" in text and "budget: quick" in text
+    assert f"torch {torch.__version__}" in text
+
+
+def test_progress_off_returns_the_iterable_itself(monkeypatch):
+    items = [1, 2, 3]
+    monkeypatch.setenv("DLCV_PROGRESS", "0")
+    assert runtime.progress(items) is items
+    monkeypatch.setenv("DLCV_PROGRESS", "1")
+    bar = runtime.progress(items, disable=True)
+    assert list(bar) == items and bar is not items
