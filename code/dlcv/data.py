@@ -73,19 +73,25 @@ class FileInfo:
     """The published checksums of one official file."""
 
     gz_md5: str  # MD5 of the official .gz download
-    raw_md5: str  # MD5 of its decompressed bytes (what Debian's recompressed .gz also holds)
+    raw_md5: (
+        str  # MD5 of its decompressed bytes (what Debian's recompressed .gz also holds)
+    )
     shape: tuple[int, ...]  # the IDX shape the file must declare
 
 
 FILES: dict[str, FileInfo] = {
     "train-images-idx3-ubyte": FileInfo(
-        "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "f4a8712d7a061bf5bd6d2ca38dc4d50a", (60000, 28, 28)
+        "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        (60000, 28, 28),
     ),
     "train-labels-idx1-ubyte": FileInfo(
         "25c81989df183df01b3e8a0aad5dffbe", "9018921c3c673c538a1fc5bad174d6f9", (60000,)
     ),
     "t10k-images-idx3-ubyte": FileInfo(
-        "bef4ecab320f06d8554ea6380940ec79", "8181f5470baa50b63fa0f6fddb340f0a", (10000, 28, 28)
+        "bef4ecab320f06d8554ea6380940ec79",
+        "8181f5470baa50b63fa0f6fddb340f0a",
+        (10000, 28, 28),
     ),
     "t10k-labels-idx1-ubyte": FileInfo(
         "bb300cfdad3c16e7a12a480ee83cd310", "15d484375f8d13e6eb1aabb0c3f46965", (10000,)
@@ -125,8 +131,12 @@ def parse_idx(data: bytes, *, name: str = "<bytes>") -> torch.Tensor:
         raise DataFileError(f"{name}: expected IDX type 0x08 (uint8), got {dtype:#04x}")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise DataFileError(f"{name}: truncated header: need {header} bytes, got {len(data)}")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+        raise DataFileError(
+            f"{name}: truncated header: need {header} bytes, got {len(data)}"
+        )
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     expected = header + _prod(shape)
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing bytes"
@@ -154,10 +164,14 @@ def _read_bytes(path: Path, *, gz: bool | None = None) -> bytes:
                 return f.read()
         return path.read_bytes()
     except (OSError, EOFError, zlib.error) as err:
-        raise DataFileError(f"{path}: cannot decompress ({err}); the file is corrupt or partial")
+        raise DataFileError(
+            f"{path}: cannot decompress ({err}); the file is corrupt or partial"
+        ) from err
 
 
-def read_idx_file(path: str | os.PathLike, *, raw_md5: str | None = None) -> torch.Tensor:
+def read_idx_file(
+    path: str | os.PathLike, *, raw_md5: str | None = None
+) -> torch.Tensor:
     """Read an IDX file (plain or ``.gz``), verifying its decompressed MD5 if given.
 
     Raises:
@@ -210,11 +224,16 @@ def download_file(url: str, dest: Path, *, gz_md5: str, raw_md5: str) -> Path:
         OSError: if the download itself fails.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp_name = tempfile.mkstemp(
+        dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
+    )
     tmp = Path(tmp_name)
     try:
         digest = hashlib.md5()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(url, timeout=60) as response,
+        ):
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
@@ -244,7 +263,9 @@ def _locate(name: str, *, download: bool, env: Mapping[str, str] | None) -> Path
         raise FileNotFoundError(f"{name}: not found in {where}, and download=False")
     info = FILES[name]
     dest = cache_dir(env) / f"{name}.gz"
-    return download_file(f"{URL}{name}.gz", dest, gz_md5=info.gz_md5, raw_md5=info.raw_md5)
+    return download_file(
+        f"{URL}{name}.gz", dest, gz_md5=info.gz_md5, raw_md5=info.raw_md5
+    )
 
 
 def load_fashion_mnist(
@@ -291,9 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     for split in _SPLITS:
-        images, labels = load_fashion_mnist(split)
+        images, _labels = load_fashion_mnist(split)
         where = {str(find_file(n, search_dirs()).parent) for n in _SPLITS[split]}
-        print(f"Fashion-MNIST {split}: {tuple(images.shape)} images, verified, from {', '.join(where)}")
+        print(
+            f"Fashion-MNIST {split}: {tuple(images.shape)} images, verified, from {', '.join(where)}"
+        )
     return 0
 
 

@@ -85,10 +85,13 @@ class Runtime:
             device += f" ({platform.processor() or platform.machine()}, "
             device += f"{torch.get_num_threads()} threads)"
         lines = [
-            f"device: {device}",
-            f"budget: {self.budget}",
-            f"seed:   {self.seed}",
-            "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+            f"device:   {device}",
+            f"budget:   {self.budget}",
+            f"seed:     {self.seed}",
+            "versions: "
+            + ", ".join(f"{k} {v}" for k, v in list(versions().items())[:3]),
+            "          "
+            + ", ".join(f"{k} {v}" for k, v in list(versions().items())[3:]),
         ]
         return "\n".join(lines)
 
@@ -101,7 +104,9 @@ def _parse_device(value: str) -> torch.device:
             f"DLCV_DEVICE must name a torch device such as 'cpu' or 'cuda', got {value!r}"
         ) from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"DLCV_DEVICE={value!r} asks for CUDA, but no CUDA device is available")
+        raise ValueError(
+            f"DLCV_DEVICE={value!r} asks for CUDA, but no CUDA device is available"
+        )
     return device
 
 
@@ -141,7 +146,7 @@ def seed_everything(seed: int) -> None:
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 -- the legacy global RNG that libraries use
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 

@@ -53,7 +53,11 @@ def chapter_imports(text: str, packages: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for cell in _CODE_CELL.findall(text):
         # Drop cell options (":tags: [...]") and IPython magics, which are not Python.
-        lines = [ln for ln in cell.splitlines() if not ln.lstrip().startswith((":", "%", "!"))]
+        lines = [
+            ln
+            for ln in cell.splitlines()
+            if not ln.lstrip().startswith((":", "%", "!"))
+        ]
         try:
             tree = ast.parse("\n".join(lines))
         except SyntaxError:
@@ -122,8 +126,13 @@ def module_dependencies(modules: Iterable[str]) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
-def fingerprint(chapter_text: str, *, packages: Iterable[str], files: Iterable[Path],
-                extra: str = "") -> str:
+def fingerprint(
+    chapter_text: str,
+    *,
+    packages: Iterable[str],
+    files: Iterable[Path],
+    extra: str = "",
+) -> str:
     """Hash of what a chapter's outputs depend on, besides its own code cells.
 
     Args:
@@ -154,7 +163,9 @@ def _runtime_key() -> str:
 
 
 def _cache_dir(app: Any) -> Path:
-    return Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    return Path(
+        app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache"
+    )
 
 
 def _chapter_fingerprints(app: Any, env: Any) -> dict[str, str]:
@@ -169,7 +180,10 @@ def _chapter_fingerprints(app: Any, env: Any) -> dict[str, str]:
         if not _CODE_CELL.search(text):
             continue
         out[docname] = fingerprint(
-            text, packages=app.config.dlcv_fingerprint_packages, files=files, extra=extra
+            text,
+            packages=app.config.dlcv_fingerprint_packages,
+            files=files,
+            extra=extra,
         )
     return out
 
@@ -220,9 +234,13 @@ def _finished(app: Any, exception: Exception | None) -> None:
 
 def setup(app: Any) -> dict[str, Any]:
     """Register the config values and event handlers with Sphinx."""
-    os.environ["DLCV_PROGRESS"] = "0"  # inherited by the kernels that execute the chapters
+    os.environ["DLCV_PROGRESS"] = (
+        "0"  # inherited by the kernels that execute the chapters
+    )
     app.add_config_value("dlcv_fingerprint_packages", ["dlcv"], "env")
-    app.add_config_value("dlcv_fingerprint_files", ["requirements.txt", "pyproject.toml"], "env")
+    app.add_config_value(
+        "dlcv_fingerprint_files", ["requirements.txt", "pyproject.toml"], "env"
+    )
     app.connect("env-get-outdated", _outdated)
     app.connect("build-finished", _finished)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,7 +9,9 @@ from dlcv import data
 
 def idx_bytes(t: torch.Tensor) -> bytes:
     """Encode a uint8 tensor as an IDX file: magic 0x00 0x00 0x08 ndim, sizes, data."""
-    header = bytes([0, 0, 0x08, t.dim()]) + b"".join(s.to_bytes(4, "big") for s in t.shape)
+    header = bytes([0, 0, 0x08, t.dim()]) + b"".join(
+        s.to_bytes(4, "big") for s in t.shape
+    )
     return header + t.numpy().tobytes()
 
 
@@ -37,7 +39,9 @@ def small_files(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
     images, labels, md5 = write_split(tmp_path)
     files = {
-        name: data.FileInfo("unused", md5[name], (6, 28, 28) if "images" in name else (6,))
+        name: data.FileInfo(
+            "unused", md5[name], (6, 28, 28) if "images" in name else (6,)
+        )
         for name in md5
     }
     monkeypatch.setattr(data, "FILES", {**data.FILES, **files})
@@ -54,7 +58,10 @@ def test_parse_idx_roundtrip():
     "mutate, message",
     [
         (lambda b: b"\x01" + b[1:], "expected magic bytes 0x00 0x00, got 0100"),
-        (lambda b: b[:2] + b"\x0d" + b[3:], "expected IDX type 0x08 \\(uint8\\), got 0x0d"),
+        (
+            lambda b: b[:2] + b"\x0d" + b[3:],
+            "expected IDX type 0x08 \\(uint8\\), got 0x0d",
+        ),
         (lambda b: b[:-1], "truncated: header declares shape \\(2, 3, 4\\)"),
         (lambda b: b + b"\x00", "has trailing bytes"),
         (lambda b: b[:6], "truncated header"),
@@ -76,10 +83,15 @@ def test_load_from_dlcv_data(small_files):
 
 def test_plain_idx_files_are_found_too(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
-    images, labels, md5 = write_split(tmp_path, split="test", gz=False)
-    files = {n: data.FileInfo("x", md5[n], (6, 28, 28) if "images" in n else (6,)) for n in md5}
+    images, _labels, md5 = write_split(tmp_path, split="test", gz=False)
+    files = {
+        n: data.FileInfo("x", md5[n], (6, 28, 28) if "images" in n else (6,))
+        for n in md5
+    }
     monkeypatch.setattr(data, "FILES", {**data.FILES, **files})
-    x, y = data.load_fashion_mnist("test", download=False, env={"DLCV_DATA": str(tmp_path)})
+    x, _y = data.load_fashion_mnist(
+        "test", download=False, env={"DLCV_DATA": str(tmp_path)}
+    )
     assert torch.equal(x, images)
 
 
@@ -88,7 +100,9 @@ def test_checksum_mismatch_names_the_file(small_files):
     path = folder / "train-labels-idx1-ubyte.gz"
     raw = gzip.decompress(path.read_bytes())
     path.write_bytes(gzip.compress(raw[:-1] + bytes([(raw[-1] + 1) % 256])))
-    with pytest.raises(data.DataFileError, match="train-labels-idx1-ubyte.gz: checksum mismatch"):
+    with pytest.raises(
+        data.DataFileError, match="train-labels-idx1-ubyte.gz: checksum mismatch"
+    ):
         data.load_fashion_mnist("train", download=False, env=env)
 
 
@@ -96,7 +110,9 @@ def test_truncated_gzip_names_the_file(small_files):
     _, _, env, folder = small_files
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(data.DataFileError, match="train-images-idx3-ubyte.gz: cannot decompress"):
+    with pytest.raises(
+        data.DataFileError, match="train-images-idx3-ubyte.gz: cannot decompress"
+    ):
         data.load_fashion_mnist("train", download=False, env=env)
 
 
@@ -118,11 +134,15 @@ def test_search_order(tmp_path, monkeypatch):
 def test_missing_files_without_download(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
     with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte: not found"):
-        data.load_fashion_mnist("train", download=False, env={"XDG_CACHE_HOME": str(tmp_path)})
+        data.load_fashion_mnist(
+            "train", download=False, env={"XDG_CACHE_HOME": str(tmp_path)}
+        )
 
 
 def test_unknown_split():
-    with pytest.raises(ValueError, match="split must be one of \\('train', 'test'\\), got 'val'"):
+    with pytest.raises(
+        ValueError, match="split must be one of \\('train', 'test'\\), got 'val'"
+    ):
         data.load_fashion_mnist("val")
 
 
@@ -139,8 +159,10 @@ def test_download_verifies_then_moves_into_place(tmp_path):
     gz = gzip.compress(raw)
     dest = tmp_path / "cache" / "labels.gz"
     out = data.download_file(
-        served(tmp_path, gz), dest,
-        gz_md5=hashlib.md5(gz).hexdigest(), raw_md5=hashlib.md5(raw).hexdigest(),
+        served(tmp_path, gz),
+        dest,
+        gz_md5=hashlib.md5(gz).hexdigest(),
+        raw_md5=hashlib.md5(raw).hexdigest(),
     )
     assert out == dest and dest.read_bytes() == gz
     assert list(dest.parent.iterdir()) == [dest]  # no temporary file left behind
@@ -157,7 +179,9 @@ def test_bad_download_caches_nothing(tmp_path, what):
         raw_md5 = "0" * 32
     else:
         gz = gz[: len(gz) // 2]
-        gz_md5 = hashlib.md5(gz).hexdigest()  # the server sent a consistent but cut file
+        gz_md5 = hashlib.md5(
+            gz
+        ).hexdigest()  # the server sent a consistent but cut file
     dest = tmp_path / "cache" / "labels.gz"
     with pytest.raises(data.DataFileError, match="checksum mismatch|cannot decompress"):
         data.download_file(served(tmp_path, gz), dest, gz_md5=gz_md5, raw_md5=raw_md5)
@@ -170,8 +194,11 @@ def test_loader_downloads_into_cache_once(tmp_path, monkeypatch):
     server.mkdir()
     images, labels, md5 = write_split(server, split="test")
     files = {
-        n: data.FileInfo(hashlib.md5((server / f"{n}.gz").read_bytes()).hexdigest(), md5[n],
-                         (6, 28, 28) if "images" in n else (6,))
+        n: data.FileInfo(
+            hashlib.md5((server / f"{n}.gz").read_bytes()).hexdigest(),
+            md5[n],
+            (6, 28, 28) if "images" in n else (6,),
+        )
         for n in md5
     }
     monkeypatch.setattr(data, "FILES", {**data.FILES, **files})
@@ -188,7 +215,10 @@ def test_loader_downloads_into_cache_once(tmp_path, monkeypatch):
     assert torch.equal(x2, images)
 
 
-@pytest.mark.skipif(not data.DEBIAN_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not data.DEBIAN_DIR.is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
 def test_debian_files_are_the_official_data():
     x, y = data.load_fashion_mnist("test", download=False, env={})
     assert x.shape == (10000, 28, 28) and y.shape == (10000,)

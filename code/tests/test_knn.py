@@ -25,10 +25,14 @@ def test_distances_equal_cdist(fn, p):
     assert_close(fn(x1, x2, p=p), torch.cdist(x1.flatten(1), x2, p=p))
 
 
-def test_no_loop_l1_chunks_agree_with_cdist():
+@pytest.mark.parametrize("block", [1, 8 * 7, 8 * 40 * 3, 2**21])
+def test_no_loop_l1_blocks_agree_with_cdist(block):
     g = torch.Generator().manual_seed(2)
     x1, x2 = torch.randn(50, 8, generator=g), torch.randn(40, 8, generator=g)
-    assert_close(knn.distances_no_loops(x1, x2, p=1, chunk_size=1), torch.cdist(x1, x2, p=1))
+    assert_close(
+        knn.distances_no_loops(x1, x2, p=1, block_elements=block),
+        torch.cdist(x1, x2, p=1),
+    )
 
 
 def test_l2_of_identical_points_is_zero_not_nan():
@@ -38,7 +42,12 @@ def test_l2_of_identical_points_is_zero_not_nan():
     # Eq. (3) cancels ||x||^2 ~ 260 in float32 (eps 1.2e-7): the square is off by ~1e-4,
     # so its root can be ~1e-2 instead of 0. The clamp keeps it real.
     assert (d.diagonal() < 0.05).all()
-    assert_close(knn.distances_no_loops(x.double(), x.double()).diagonal(), torch.zeros(5, dtype=torch.float64), atol=1e-5, rtol=0)
+    assert_close(
+        knn.distances_no_loops(x.double(), x.double()).diagonal(),
+        torch.zeros(5, dtype=torch.float64),
+        atol=1e-5,
+        rtol=0,
+    )
 
 
 @pytest.mark.parametrize("p", [1, 2])
@@ -47,7 +56,9 @@ def test_predictions_equal_sklearn(p, k):
     x_train, y_train = blobs(300)
     x_test, _ = blobs(80, seed=1)
     ours = knn.KNearestNeighbor(k, p=p, batch_size=32).fit(x_train, y_train)
-    ref = KNeighborsClassifier(n_neighbors=k, algorithm="brute", p=p).fit(x_train, y_train)
+    ref = KNeighborsClassifier(n_neighbors=k, algorithm="brute", p=p).fit(
+        x_train, y_train
+    )
     assert torch.equal(ours.predict(x_test), torch.from_numpy(ref.predict(x_test)))
     dist, idx = ours.kneighbors(x_test)
     ref_dist, ref_idx = ref.kneighbors(x_test)
@@ -72,7 +83,11 @@ def test_distance_tie_goes_to_smaller_index():
     assert model.predict(torch.zeros(1, 2)).tolist() == [1]
     # Same answer whatever the batch size and for every k.
     for k in range(1, 6):
-        a = knn.KNearestNeighbor(k, batch_size=1).fit(x_train, y_train).kneighbors(torch.zeros(3, 2))
+        a = (
+            knn.KNearestNeighbor(k, batch_size=1)
+            .fit(x_train, y_train)
+            .kneighbors(torch.zeros(3, 2))
+        )
         assert a[1].tolist() == [sorted(range(4))[:k] + [4][: max(0, k - 4)]] * 3
 
 
@@ -90,7 +105,9 @@ def test_cross_validate_matches_fold_by_fold_predictions():
     xs, ys = torch.chunk(x, 4), torch.chunk(y, 4)
     for f in range(4):
         rest = [i for i in range(4) if i != f]
-        model = knn.KNearestNeighbor(1).fit(torch.cat([xs[i] for i in rest]), torch.cat([ys[i] for i in rest]))
+        model = knn.KNearestNeighbor(1).fit(
+            torch.cat([xs[i] for i in rest]), torch.cat([ys[i] for i in rest])
+        )
         for j, k in enumerate(ks):
             assert acc[j, f].item() == pytest.approx(model.score(xs[f], ys[f], k=k))
 
@@ -117,7 +134,9 @@ def test_bad_input_messages():
         knn.KNearestNeighbor(1).fit(x, torch.rand(4))
     with pytest.raises(ValueError, match="shape \\(4,\\), got \\(3,\\)"):
         knn.KNearestNeighbor(1).fit(x, torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="at most the number of training examples 4, got 5"):
+    with pytest.raises(
+        ValueError, match="at most the number of training examples 4, got 5"
+    ):
         knn.KNearestNeighbor(5).fit(x, torch.zeros(4, dtype=torch.long)).predict(x)
     with pytest.raises(RuntimeError, match="call fit"):
         knn.KNearestNeighbor(1).predict(x)
@@ -136,4 +155,9 @@ def test_cuda_matches_cpu(p):
     assert pred.device.type == "cuda"
     assert torch.equal(pred.cpu(), cpu.predict(x_test))
     for fn in DISTANCES[1:]:
-        assert_close(fn(x_test.cuda(), x_train.cuda(), p=p).cpu(), fn(x_test, x_train, p=p), rtol=1e-4, atol=1e-4)
+        assert_close(
+            fn(x_test.cuda(), x_train.cuda(), p=p).cpu(),
+            fn(x_test, x_train, p=p),
+            rtol=1e-4,
+            atol=1e-4,
+        )

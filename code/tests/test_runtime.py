@@ -20,14 +20,19 @@ def test_cuda_defaults_to_full_budget(monkeypatch):
 
 def test_environment_overrides(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    rt = runtime.get_runtime({"DLCV_DEVICE": "cpu", "DLCV_BUDGET": "full", "DLCV_SEED": "7"})
+    rt = runtime.get_runtime(
+        {"DLCV_DEVICE": "cpu", "DLCV_BUDGET": "full", "DLCV_SEED": "7"}
+    )
     assert (rt.device.type, rt.budget, rt.seed) == ("cpu", "full", 7)
 
 
 @pytest.mark.parametrize(
     "env, message",
     [
-        ({"DLCV_BUDGET": "medium"}, "DLCV_BUDGET must be one of \\('quick', 'full'\\), got 'medium'"),
+        (
+            {"DLCV_BUDGET": "medium"},
+            "DLCV_BUDGET must be one of \\('quick', 'full'\\), got 'medium'",
+        ),
         ({"DLCV_SEED": "x"}, "DLCV_SEED must be an integer, got 'x'"),
         ({"DLCV_DEVICE": "gpu0"}, "DLCV_DEVICE must name a torch device"),
     ],
@@ -62,7 +67,7 @@ def test_seed_type_checked():
 
 def test_report_names_device_budget_and_versions():
     text = runtime.get_runtime({"DLCV_DEVICE": "cpu", "DLCV_BUDGET": "quick"}).report()
-    assert "device: cpu" in text and "budget: quick" in text
+    assert "device:   cpu" in text and "budget:   quick" in text
     assert f"torch {torch.__version__}" in text
 
 

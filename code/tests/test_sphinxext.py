@@ -66,7 +66,9 @@ def test_fingerprint_changes_with_used_code_only(fakepkg, tmp_path):
     req.write_text("torch==2.13.0\n")
 
     def fp():
-        return sphinxext.fingerprint(CHAPTER, packages=["fakepkg"], files=[req], extra="quick")
+        return sphinxext.fingerprint(
+            CHAPTER, packages=["fakepkg"], files=[req], extra="quick"
+        )
 
     before = fp()
     (fakepkg / "unused.py").write_text("X = 1\n")
@@ -76,9 +78,10 @@ def test_fingerprint_changes_with_used_code_only(fakepkg, tmp_path):
     assert after_code != before
     req.write_text("torch==2.14.0\n")
     assert fp() != after_code
-    assert sphinxext.fingerprint(
-        CHAPTER, packages=["fakepkg"], files=[req], extra="full"
-    ) != fp()
+    assert (
+        sphinxext.fingerprint(CHAPTER, packages=["fakepkg"], files=[req], extra="full")
+        != fp()
+    )
 
 
 def test_real_chapters_depend_on_the_modules_they_import():
@@ -91,9 +94,18 @@ def test_real_chapters_depend_on_the_modules_they_import():
 def build(book: Path, env: dict) -> tuple[str, str]:
     """Build the tiny book strictly; return the chapter's printed line and the build log."""
     proc = subprocess.run(
-        [JUPYTER_BOOK, "build", str(book),
-         "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            JUPYTER_BOOK,
+            "build",
+            str(book),
+            "--warningiserror",
+            "--nitpick",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     html = (book / "_build" / "html" / "chapter.html").read_text()
@@ -107,7 +119,8 @@ def test_book_rebuild_reexecutes_only_when_dependencies_change(fakepkg, tmp_path
     (book / "chapter.md").write_text(CHAPTER)
     (book / "requirements.txt").write_text("torch==2.13.0\n")
     (book / "_toc.yml").write_text("format: jb-book\nroot: chapter\n")
-    (book / "_config.yml").write_text(textwrap.dedent("""\
+    (book / "_config.yml").write_text(
+        textwrap.dedent("""\
         title: tiny
         execute: {execute_notebooks: cache, raise_on_error: true}
         sphinx:
@@ -115,26 +128,37 @@ def test_book_rebuild_reexecutes_only_when_dependencies_change(fakepkg, tmp_path
           config:
             dlcv_fingerprint_packages: [fakepkg]
             dlcv_fingerprint_files: [requirements.txt]
-        """))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fakepkg.parent), os.environ.get("PYTHONPATH", "")]),
-           "DLCV_DEVICE": "cpu", "DLCV_BUDGET": "quick"}
+        """)
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(fakepkg.parent), os.environ.get("PYTHONPATH", "")]
+        ),
+        "DLCV_DEVICE": "cpu",
+        "DLCV_BUDGET": "quick",
+    }
 
     first, log = build(book, env)
-    assert first.startswith("VALUE 2 ")
+    assert first.startswith("VALUE 2 ") and "Executed notebook" in log
     again, log = build(book, env)
     assert again == first, "an unchanged book must come from the cache"
+    assert "Executed notebook" not in log
 
     (fakepkg / "unused.py").write_text("X = 1\n")
     again, _ = build(book, env)
     assert again == first, "code the chapter does not import must not re-execute it"
 
     (fakepkg / "helper.py").write_text("BASE = 41\n")
-    changed, _ = build(book, env)
+    changed, log = build(book, env)
     assert changed.startswith("VALUE 42 "), "a change to imported code must re-execute"
+    assert "Executed notebook" in log
 
     (book / "requirements.txt").write_text("torch==2.14.0\n")
     rerun, _ = build(book, env)
-    assert rerun != changed and rerun.startswith("VALUE 42 "), "new requirements must re-execute"
+    assert rerun != changed and rerun.startswith("VALUE 42 "), (
+        "new requirements must re-execute"
+    )
 
     full, _ = build(book, {**env, "DLCV_BUDGET": "full"})
     assert full != rerun, "another budget must re-execute"
@@ -151,8 +175,16 @@ def test_failed_build_is_not_followed_by_a_green_noop(fakepkg, tmp_path):
         "  config:\n    dlcv_fingerprint_packages: [fakepkg]\n"
     )
     env = {**os.environ, "PYTHONPATH": str(fakepkg.parent)}
-    cmd = [JUPYTER_BOOK, "build", str(book),
-           "--warningiserror", "--nitpick", "--keep-going"]
+    cmd = [
+        JUPYTER_BOOK,
+        "build",
+        str(book),
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+    ]
     for _ in range(2):
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-        assert proc.returncode != 0, "a warning must fail every build, not only the first"
+        assert proc.returncode != 0, (
+            "a warning must fail every build, not only the first"
+        )
