@@ -11,7 +11,9 @@ def test_knn_benchmark_runs_and_agrees_with_sklearn(tmp_path, capsys):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / "knn.json"
-    result = bench.main(["--synthetic", "--n-train", "600", "--n-test", "50", "--json", str(out)])
+    result = bench.main(
+        ["--synthetic", "--n-train", "600", "--n-test", "50", "--json", str(out)]
+    )
     assert set(result["seconds"]) == {"matmul", "dlcv", "torch", "sklearn"}
     assert result["agreement_with_sklearn"] == 1.0
     assert out.is_file() and "/ matmul" in capsys.readouterr().out

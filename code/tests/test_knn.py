@@ -161,3 +161,21 @@ def test_cuda_matches_cpu(p):
             rtol=1e-4,
             atol=1e-4,
         )
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("k", [1, 4, 9])
+def test_many_exact_ties_match_a_stable_sort(p, k):
+    # Integer points on a small grid: many training points share a distance.
+    g = torch.Generator().manual_seed(7)
+    x_train = torch.randint(0, 3, (200, 3), generator=g).double()
+    x_test = torch.randint(0, 3, (40, 3), generator=g).double()
+    y_train = torch.randint(0, 5, (200,), generator=g)
+    d, idx = (
+        knn.KNearestNeighbor(k, p=p, batch_size=16)
+        .fit(x_train, y_train)
+        .kneighbors(x_test)
+    )
+    ref_d, ref_idx = torch.cdist(x_test, x_train, p=p).sort(dim=1, stable=True)
+    assert torch.equal(idx, ref_idx[:, :k])
+    assert_close(d, ref_d[:, :k])
