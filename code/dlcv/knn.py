@@ -34,6 +34,8 @@ from collections.abc import Sequence
 
 import torch
 
+from dlcv.runtime import progress
+
 __all__ = [
     "KNearestNeighbor",
     "best_k",
@@ -323,7 +325,7 @@ def cross_validate(
     ks = [_check_k(k) for k in k_choices]
     x_folds, y_folds = torch.chunk(x, num_folds), torch.chunk(y, num_folds)
     acc = torch.zeros(len(ks), num_folds)
-    for f in range(num_folds):
+    for f in progress(range(num_folds), desc="cross-validation folds"):
         rest = [i for i in range(num_folds) if i != f]
         model = KNearestNeighbor(max(ks), p=p).fit(
             torch.cat([x_folds[i] for i in rest]), torch.cat([y_folds[i] for i in rest])
