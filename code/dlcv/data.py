@@ -50,6 +50,7 @@ __all__ = [
     "parse_idx",
     "read_idx_file",
     "search_dirs",
+    "train_val_test",
 ]
 
 CLASSES = (
@@ -299,6 +300,60 @@ def load_fashion_mnist(
         tensors.append(tensor)
     images, labels = tensors
     return images, labels.long()
+
+
+def train_val_test(
+    n_train: int,
+    n_val: int,
+    n_test: int = 10_000,
+    *,
+    generator: torch.Generator,
+    device: torch.device | str = "cpu",
+    flatten: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Fashion-MNIST as float tensors, split into train, validation and test.
+
+    Train and validation are disjoint random subsets of the official training split, drawn
+    with ``generator``; test is the first ``n_test`` images of the official test split.
+    Pixels are scaled to [0, 1]; centring and other preprocessing are left to the chapter.
+
+    Args:
+        n_train, n_val: sizes drawn from the 60,000 training images (n_train + n_val <= 60000).
+        n_test: size taken from the 10,000 test images.
+        generator: the RNG that draws the subsets.
+        device: where the tensors go.
+        flatten: return images as (N, 784) rather than (N, 28, 28).
+
+    Returns:
+        ``{"train": (x, y), "val": (x, y), "test": (x, y)}``; x float32, y int64.
+    """
+    for name, n, most in (
+        ("n_train", n_train, 60_000),
+        ("n_val", n_val, 60_000),
+        ("n_test", n_test, 10_000),
+    ):
+        if not isinstance(n, int) or not 0 <= n <= most:
+            raise ValueError(f"{name} must be an int in [0, {most}], got {n!r}")
+    if n_train + n_val > 60_000:
+        raise ValueError(
+            f"n_train + n_val must be at most 60000, got {n_train + n_val}"
+        )
+    x_all, y_all = load_fashion_mnist("train", env=env)
+    x_test, y_test = load_fashion_mnist("test", env=env)
+    order = torch.randperm(len(x_all), generator=generator)
+    parts = {
+        "train": order[:n_train],
+        "val": order[n_train : n_train + n_val],
+    }
+
+    def prepare(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.to(device=device, dtype=torch.float32) / 255  # (N, 28, 28) in [0, 1]
+        return (x.flatten(1) if flatten else x), y.to(device)
+
+    out = {name: prepare(x_all[idx], y_all[idx]) for name, idx in parts.items()}
+    out["test"] = prepare(x_test[:n_test], y_test[:n_test])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

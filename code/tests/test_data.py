@@ -223,3 +223,47 @@ def test_debian_files_are_the_official_data():
     x, y = data.load_fashion_mnist("test", download=False, env={})
     assert x.shape == (10000, 28, 28) and y.shape == (10000,)
     assert torch.bincount(y).tolist() == [1000] * 10  # the test set is balanced
+
+
+def test_train_val_test_splits(small_files, monkeypatch):
+    images, _labels, env, folder = small_files
+    write_split(folder, split="test", seed=1)
+    _, _, md5 = write_split(folder, split="test", seed=1)
+    files = {
+        n: data.FileInfo("x", md5[n], (6, 28, 28) if "images" in n else (6,))
+        for n in md5
+    }
+    monkeypatch.setattr(data, "FILES", {**data.FILES, **files})
+    g = torch.Generator().manual_seed(0)
+    split = data.train_val_test(4, 2, 3, generator=g, env=env)
+    x_tr, _y_tr = split["train"]
+    x_va, _y_va = split["val"]
+    assert (
+        x_tr.shape == (4, 784)
+        and x_va.shape == (2, 784)
+        and split["test"][0].shape == (3, 784)
+    )
+    assert x_tr.dtype == torch.float32 and 0 <= x_tr.min() and x_tr.max() <= 1
+    # train and validation are disjoint rows of the training split
+    rows = {tuple(r.tolist()) for r in torch.cat([x_tr, x_va])}
+    assert len(rows) == 6
+    expected = {tuple((im.flatten().float() / 255).tolist()) for im in images}
+    assert rows == expected
+    again = data.train_val_test(
+        4, 2, 3, generator=torch.Generator().manual_seed(0), env=env
+    )
+    assert torch.equal(again["train"][0], x_tr)
+    square = data.train_val_test(1, 1, 1, generator=g, env=env, flatten=False)
+    assert square["train"][0].shape == (1, 28, 28)
+
+
+def test_train_val_test_rejects_bad_sizes():
+    g = torch.Generator()
+    with pytest.raises(
+        ValueError, match="n_train \\+ n_val must be at most 60000, got 60001"
+    ):
+        data.train_val_test(60_000, 1, generator=g)
+    with pytest.raises(
+        ValueError, match="n_test must be an int in \\[0, 10000\\], got 10001"
+    ):
+        data.train_val_test(1, 1, 10_001, generator=g)

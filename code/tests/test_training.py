@@ -1,0 +1,106 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.testing import assert_close
+
+from dlcv import training
+
+
+def data(n=64, d=5, c=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=torch.float64), torch.randint(
+        c, (n,), generator=g
+    )
+
+
+def test_minibatches_cover_every_index_once():
+    batches = list(
+        training.minibatches(10, 4, generator=torch.Generator().manual_seed(0))
+    )
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    dropped = list(
+        training.minibatches(10, 4, generator=torch.Generator(), drop_last=True)
+    )
+    assert [len(b) for b in dropped] == [4, 4]
+
+
+def test_fit_equals_a_hand_written_loop():
+    x, y = data()
+    torch.manual_seed(0)
+    model = nn.Linear(5, 3).double()
+    reference = nn.Linear(5, 3).double()
+    reference.load_state_dict(model.state_dict())
+
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    hist = training.fit(
+        model,
+        F.cross_entropy,
+        opt,
+        x,
+        y,
+        epochs=3,
+        batch_size=16,
+        generator=torch.Generator().manual_seed(1),
+        x_val=x[:8],
+        y_val=y[:8],
+    )
+
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    g = torch.Generator().manual_seed(1)
+    losses = []
+    for _ in range(3):
+        order = torch.randperm(64, generator=g)
+        for s in range(0, 64, 16):
+            idx = order[s : s + 16]
+            loss = F.cross_entropy(reference(x[idx]), y[idx])
+            ref_opt.zero_grad()
+            loss.backward()
+            ref_opt.step()
+            losses.append(loss.item())
+
+    assert_close(model.weight, reference.weight)
+    assert_close(model.bias, reference.bias)
+    assert hist.step_loss == pytest.approx(losses)
+    assert len(hist.epoch_train_acc) == len(hist.epoch_val_acc) == 3
+    assert hist.epoch_train_acc[-1] == training.accuracy(reference, x, y)
+
+
+def test_accuracy_counts_argmax_and_restores_mode():
+    scores = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1, 1, 1])
+    assert training.accuracy(lambda x: x, scores, y, batch_size=3) == 0.75
+    model = nn.Sequential(nn.Dropout(0.5), nn.Identity())
+    model.train()
+    training.accuracy(model, scores, y)
+    assert model.training
+
+
+def test_bad_input():
+    x, y = data()
+    model = nn.Linear(5, 3).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    g = torch.Generator()
+    with pytest.raises(ValueError, match="epochs must be a non-negative int, got -1"):
+        training.fit(
+            model, F.cross_entropy, opt, x, y, epochs=-1, batch_size=4, generator=g
+        )
+    with pytest.raises(ValueError, match="same length, got 64 and 63"):
+        training.fit(
+            model, F.cross_entropy, opt, x, y[:-1], epochs=1, batch_size=4, generator=g
+        )
+    with pytest.raises(ValueError, match="both x_val and y_val"):
+        training.fit(
+            model,
+            F.cross_entropy,
+            opt,
+            x,
+            y,
+            epochs=1,
+            batch_size=4,
+            generator=g,
+            x_val=x,
+        )
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        list(training.minibatches(5, 0, generator=g))
