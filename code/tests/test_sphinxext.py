@@ -91,22 +91,22 @@ def test_real_chapters_depend_on_the_modules_they_import():
     assert {"dlcv", "dlcv.knn", "dlcv.data", "dlcv.runtime"} <= set(deps)
 
 
+def run_build(book: Path, env: dict) -> subprocess.CompletedProcess:
+    """`jupyter-book build` with the book's strict flags."""
+    cmd = [
+        JUPYTER_BOOK,
+        "build",
+        str(book),
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
 def build(book: Path, env: dict) -> tuple[str, str]:
     """Build the tiny book strictly; return the chapter's printed line and the build log."""
-    proc = subprocess.run(
-        [
-            JUPYTER_BOOK,
-            "build",
-            str(book),
-            "--warningiserror",
-            "--nitpick",
-            "--keep-going",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    proc = run_build(book, env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     html = (book / "_build" / "html" / "chapter.html").read_text()
     return re.search(r"VALUE \d+ RUN \d+", html).group(0), proc.stdout
@@ -175,16 +175,9 @@ def test_failed_build_is_not_followed_by_a_green_noop(fakepkg, tmp_path):
         "  config:\n    dlcv_fingerprint_packages: [fakepkg]\n"
     )
     env = {**os.environ, "PYTHONPATH": str(fakepkg.parent)}
-    cmd = [
-        JUPYTER_BOOK,
-        "build",
-        str(book),
-        "--warningiserror",
-        "--nitpick",
-        "--keep-going",
-    ]
     for _ in range(2):
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        proc = run_build(book, env)
         assert proc.returncode != 0, (
             "a warning must fail every build, not only the first"
         )
+        assert "WARNING" in proc.stdout + proc.stderr
