@@ -176,6 +176,15 @@ def setup(env: Mapping[str, str] | None = None) -> Runtime:
 def _set_figure_style() -> None:
     import matplotlib as mpl
 
+    try:  # In a notebook, show figures inline, also a bare `Figure` returned by dlcv.
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None and hasattr(shell, "kernel"):
+        shell.run_line_magic("matplotlib", "inline")
+
     mpl.rcParams.update(
         {
             "figure.dpi": 110,
