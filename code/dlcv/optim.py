@@ -1,0 +1,578 @@
+r"""First-order optimizers: SGD, momentum, Nesterov, AdaGrad, RMSProp and Adam.
+
+Lecture 4, chapter "Optimization" (``book/optimization.md``). Training looks for
+
+.. math::
+
+    w^* = \arg\min_w L(w) \quad (0)
+
+by taking small steps downhill. Each optimizer is a small functional update rule
+(``sgd_step``, ``adagrad_step``, ``rmsprop_step``, ``adam_step``) that changes one
+parameter tensor in place. A thin :class:`torch.optim.Optimizer` subclass sits on
+top: it checks the hyperparameters and keeps the per-parameter state, as PyTorch's own
+``torch/optim/adam.py`` does. Below, :math:`x_t` is a parameter, :math:`\alpha` the
+learning rate ``lr`` and :math:`\lambda` the ``weight_decay``. Every rule starts from
+the gradient
+
+.. math::
+
+    g_t = \nabla f(x_t) + \lambda x_t \quad (1)
+
+(L2 weight decay folded into the gradient; :math:`\lambda = 0` by default). Then:
+
+* SGD: :math:`x_{t+1} = x_t - \alpha g_t` (2).
+* Momentum (Polyak, 1964), with :math:`\rho` = ``momentum`` and :math:`\tau` =
+  ``dampening``: :math:`v_{t+1} = \rho v_t + (1 - \tau) g_t` (3),
+  :math:`x_{t+1} = x_t - \alpha v_{t+1}` (4). The first step sets :math:`v_1 = g_0`,
+  as PyTorch does.
+* Nesterov momentum (Nesterov, 1983; Sutskever et al., 2013), with :math:`v_{t+1}`
+  from Eq. (3): :math:`x_{t+1} = x_t - \alpha (g_t + \rho v_{t+1})` (5). This is the
+  lecture's look-ahead form, written for the look-ahead point itself; see :class:`SGD`.
+* AdaGrad (Duchi, Hazan and Singer, 2011), with :math:`\eta` = ``lr_decay``:
+  :math:`G_t = G_{t-1} + g_t \odot g_t` (6),
+  :math:`x_{t+1} = x_t - \frac{\alpha}{1 + (t-1)\eta} \frac{g_t}{\sqrt{G_t} + \epsilon}`
+  (7).
+* RMSProp (Tieleman and Hinton, 2012), with :math:`\beta` = ``alpha``, the decay rate:
+  :math:`s_t = \beta s_{t-1} + (1 - \beta) g_t \odot g_t` (8),
+  :math:`x_{t+1} = x_t - \alpha \frac{g_t}{\sqrt{s_t} + \epsilon}` (9). With
+  ``momentum`` :math:`\mu > 0`:
+  :math:`b_t = \mu b_{t-1} + g_t / (\sqrt{s_t} + \epsilon)`,
+  :math:`x_{t+1} = x_t - \alpha b_t` (10).
+* Adam (Kingma and Ba, 2015), for :math:`t = 1, 2, \dots`:
+  :math:`m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t` (11),
+  :math:`v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t \odot g_t` (12),
+  :math:`\hat m_t = m_t / (1 - \beta_1^t)`, :math:`\hat v_t = v_t / (1 - \beta_2^t)`
+  (13), :math:`x_{t+1} = x_t - \alpha \hat m_t / (\sqrt{\hat v_t} + \epsilon)` (14).
+
+Torch counterparts: :class:`torch.optim.SGD`, :class:`torch.optim.Adagrad`,
+:class:`torch.optim.RMSprop` and :class:`torch.optim.Adam`. We use their names,
+defaults, state keys (``momentum_buffer``, ``sum``, ``square_avg``, ``exp_avg``,
+``exp_avg_sq``, ``step``) and floating-point order of operations. So ``load_state_dict``
+works both ways, and trajectories agree to rounding. Deliberate differences:
+
+* Hyperparameters are keyword-only plain Python numbers (no tensor ``lr``).
+* There is no ``maximize``, ``foreach``, ``fused``, ``differentiable``, ``capturable``,
+  RMSProp ``centered``, Adam ``amsgrad`` or decoupled (AdamW) weight decay.
+* Sparse gradients are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "RMSprop",
+    "adagrad_step",
+    "adam_step",
+    "rmsprop_step",
+    "sgd_step",
+]
+
+Params = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
+
+
+# ----------------------------------------------------------------------------------
+# Functional core: one parameter tensor at a time, updated in place. The chapter
+# shows these functions, so their lines stay within 78 characters.
+# ----------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def sgd_step(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    momentum_buffer: torch.Tensor | None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+) -> torch.Tensor | None:
+    r"""One step of SGD, plain or with (Nesterov) momentum.
+
+    Args:
+        param: parameter :math:`x_t`, any shape; updated in place.
+        grad: :math:`\nabla f(x_t)`, same shape as ``param``.
+        momentum_buffer: velocity :math:`v_t`, same shape; None before the
+            first step.
+        lr: learning rate :math:`\alpha`.
+        momentum: :math:`\rho`; 0 gives plain SGD, Eq. (2).
+        dampening: :math:`\tau` in Eq. (3); 0 for Nesterov.
+        weight_decay: :math:`\lambda` in Eq. (1).
+        nesterov: use Eq. (5) instead of Eq. (4).
+
+    Returns:
+        The new velocity :math:`v_{t+1}`, same shape as ``param``; None if
+        ``momentum == 0``.
+    """
+    if weight_decay != 0:
+        # Eq. (1): g = grad f + lambda x
+        grad = grad.add(param, alpha=weight_decay)
+    if momentum != 0:
+        if momentum_buffer is None:
+            # first step: v_1 = g_0
+            momentum_buffer = grad.clone()
+        else:
+            # Eq. (3): v = rho v + (1 - tau) g
+            momentum_buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
+        if nesterov:
+            # Eq. (5): step along g + rho v
+            grad = grad.add(momentum_buffer, alpha=momentum)
+        else:
+            # Eq. (4): step along v
+            grad = momentum_buffer
+    # Eq. (2), (4) or (5): x = x - alpha * direction
+    param.add_(grad, alpha=-lr)
+    return momentum_buffer
+
+
+@torch.no_grad()
+def adagrad_step(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    grad_squared: torch.Tensor,
+    *,
+    step: int,
+    lr: float,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    eps: float = 1e-10,
+) -> None:
+    r"""One step of AdaGrad; ``grad_squared`` (:math:`G`) grows in place.
+
+    Args:
+        param: parameter :math:`x_t`; updated in place.
+        grad: :math:`\nabla f(x_t)`, same shape.
+        grad_squared: the running sum :math:`G_{t-1}` of squared gradients,
+            same shape; becomes :math:`G_t`, Eq. (6). PyTorch's
+            ``state["sum"]``.
+        step: :math:`t \ge 1`, the number of this step.
+        lr: :math:`\alpha`.
+        lr_decay: :math:`\eta`, decays the learning rate as in Eq. (7).
+        weight_decay: :math:`\lambda` in Eq. (1).
+        eps: :math:`\epsilon`, added outside the square root.
+    """
+    if weight_decay != 0:
+        # Eq. (1)
+        grad = grad.add(param, alpha=weight_decay)
+    # alpha / (1 + (t - 1) eta)
+    clr = lr / (1 + (step - 1) * lr_decay)
+    # Eq. (6): G = G + g * g
+    grad_squared.addcmul_(grad, grad, value=1)
+    # Eq. (7): x = x - alpha g / (sqrt(G) + eps)
+    std = grad_squared.sqrt().add_(eps)
+    param.addcdiv_(grad, std, value=-clr)
+
+
+@torch.no_grad()
+def rmsprop_step(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    square_avg: torch.Tensor,
+    momentum_buffer: torch.Tensor | None = None,
+    *,
+    lr: float,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+) -> None:
+    r"""One step of RMSProp ("leaky AdaGrad").
+
+    Args:
+        param: parameter :math:`x_t`; updated in place.
+        grad: :math:`\nabla f(x_t)`, same shape.
+        square_avg: the leaky average :math:`s_{t-1}` of squared gradients,
+            same shape; *assigned* :math:`s_t`, Eq. (8), never added to.
+        momentum_buffer: :math:`b_{t-1}` (zeros at first), needed if
+            ``momentum > 0``.
+        lr: :math:`\alpha`.
+        alpha: the decay rate :math:`\beta` of Eq. (8) (PyTorch's name).
+        eps: :math:`\epsilon`, added outside the square root.
+        weight_decay: :math:`\lambda` in Eq. (1).
+        momentum: :math:`\mu` in Eq. (10); 0 gives Eq. (9).
+    """
+    if weight_decay != 0:
+        # Eq. (1)
+        grad = grad.add(param, alpha=weight_decay)
+    # Eq. (8): s = beta s + (1 - beta) g * g, an assignment, not +=
+    square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+    avg = square_avg.sqrt().add_(eps)
+    if momentum > 0:
+        if momentum_buffer is None:
+            raise ValueError("momentum > 0 needs a momentum_buffer, got None")
+        # Eq. (10): b = mu b + g / (sqrt(s) + eps); x = x - alpha b
+        momentum_buffer.mul_(momentum).addcdiv_(grad, avg)
+        param.add_(momentum_buffer, alpha=-lr)
+    else:
+        # Eq. (9): x = x - alpha g / (sqrt(s) + eps)
+        param.addcdiv_(grad, avg, value=-lr)
+
+
+@torch.no_grad()
+def adam_step(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    exp_avg: torch.Tensor,
+    exp_avg_sq: torch.Tensor,
+    *,
+    step: int,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> None:
+    r"""One step of Adam, with bias correction.
+
+    Args:
+        param: parameter :math:`x_t`; updated in place.
+        grad: :math:`\nabla f(x_t)`, same shape.
+        exp_avg: first moment :math:`m_{t-1}` (zeros at first), same shape;
+            becomes :math:`m_t`, Eq. (11).
+        exp_avg_sq: second moment :math:`v_{t-1}` (zeros at first), same
+            shape; becomes :math:`v_t`, Eq. (12).
+        step: :math:`t`, counted from 1. The bias correction
+            :math:`1 - \beta^t` of Eq. (13) is 0 at :math:`t = 0`.
+        lr: :math:`\alpha`.
+        beta1, beta2: the decay rates :math:`\beta_1, \beta_2` of the moments.
+        eps: :math:`\epsilon`, added outside the square root of
+            :math:`\hat v_t`.
+        weight_decay: :math:`\lambda` in Eq. (1) (L2, not AdamW's decay).
+    """
+    if step < 1:
+        raise ValueError(
+            "step must be >= 1 (the bias correction 1 - beta**t is 0 at "
+            f"t = 0), got {step!r}"
+        )
+    if weight_decay != 0:
+        # Eq. (1)
+        grad = grad.add(param, alpha=weight_decay)
+    # Eq. (11): m = beta1 m + (1 - beta1) g, written m + (1 - beta1)(g - m)
+    exp_avg.lerp_(grad, 1 - beta1)
+    # Eq. (12): v = beta2 v + (1 - beta2) g * g
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    # Eq. (13): the bias corrections, t = 1, 2, ...
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    # Eq. (14): x = x - alpha m_hat / (sqrt(v_hat) + eps), where
+    # m_hat = m / bias_correction1, sqrt(v_hat) = sqrt(v / bias_correction2)
+    step_size = lr / bias_correction1
+    denom = (exp_avg_sq.sqrt() / math.sqrt(bias_correction2)).add_(eps)
+    param.addcdiv_(exp_avg, denom, value=-step_size)
+
+
+# ----------------------------------------------------------------------------------
+# Thin classes: check hyperparameters, keep per-parameter state, loop over parameters.
+# ----------------------------------------------------------------------------------
+
+
+def _check_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _check_nonnegative(name: str, value: object) -> float:
+    value = _check_number(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return value
+
+
+def _check_decay(name: str, value: object) -> float:
+    value = _check_number(name, value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return value
+
+
+def _zeros_like(param: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(param, memory_format=torch.preserve_format)
+
+
+def _next_step(state: dict[str, Any]) -> int:
+    """Increment ``state["step"]`` (an int; a tensor if loaded from torch)."""
+    state["step"] = int(state.get("step", 0)) + 1
+    return state["step"]
+
+
+class _Optimizer(torch.optim.Optimizer):
+    """The shared ``step``: run the closure, then update each parameter with a grad."""
+
+    def _update(self, param: torch.Tensor, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(  # type: ignore[override]
+        self, closure: Callable[[], torch.Tensor] | None = None
+    ) -> torch.Tensor | None:
+        """Update every parameter that has a gradient.
+
+        Args:
+            closure: optional function that re-evaluates the model and returns the
+                loss, as for :meth:`torch.optim.Optimizer.step`.
+
+        Returns:
+            The closure's loss, or None.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if param.grad.is_sparse:
+                    raise TypeError(
+                        f"{type(self).__name__} needs dense gradients, got a sparse one"
+                    )
+                self._update(param, group)
+        return loss
+
+
+class SGD(_Optimizer):
+    r"""Stochastic gradient descent, plain or with (Nesterov) momentum.
+
+    Counterpart of :class:`torch.optim.SGD`, with the same defaults; the update is
+    :func:`sgd_step`. The lecture's momentum, :math:`v_{t+1} = \rho v_t + \nabla
+    f(x_t)` and :math:`x_{t+1} = x_t - \alpha v_{t+1}`, is ``SGD(momentum=rho)`` with
+    ``dampening=0``. The lecture's Nesterov momentum, :math:`v_{t+1} = \rho v_t -
+    \alpha \nabla f(x_t + \rho v_t)` and :math:`x_{t+1} = x_t + v_{t+1}`, is
+    ``SGD(momentum=rho, nesterov=True)`` in the variables :math:`\tilde x_t = x_t +
+    \rho v_t`. Its ``state["momentum_buffer"]`` is :math:`-v_t / \alpha`.
+
+    Args:
+        params: parameters or parameter groups (dicts), as for any torch optimizer.
+        lr: learning rate :math:`\alpha \ge 0`.
+        momentum: :math:`\rho \ge 0`.
+        dampening: :math:`\tau \ge 0` in Eq. (3).
+        weight_decay: L2 coefficient :math:`\lambda \ge 0`.
+        nesterov: Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        *,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": _check_nonnegative("lr", lr),
+            "momentum": _check_nonnegative("momentum", momentum),
+            "dampening": _check_nonnegative("dampening", dampening),
+            "weight_decay": _check_nonnegative("weight_decay", weight_decay),
+            "nesterov": bool(nesterov),
+        }
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                "nesterov=True needs momentum > 0 and dampening = 0, "
+                f"got momentum={momentum!r}, dampening={dampening!r}"
+            )
+        super().__init__(params, defaults)
+
+    def _update(self, param: torch.Tensor, group: dict[str, Any]) -> None:
+        state = self.state[param]
+        buffer = sgd_step(
+            param,
+            param.grad,
+            state.get("momentum_buffer"),
+            lr=group["lr"],
+            momentum=group["momentum"],
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+        )
+        if buffer is not None:
+            state["momentum_buffer"] = buffer
+
+
+class Adagrad(_Optimizer):
+    r"""AdaGrad: each weight's step is divided by the root of its summed squared grads.
+
+    Counterpart of :class:`torch.optim.Adagrad`, with the same defaults; the update is
+    :func:`adagrad_step`. The lecture's loop, ``grad_squared += dw * dw`` and
+    ``w -= lr * dw / (grad_squared.sqrt() + 1e-7)``, is ``Adagrad(lr=lr, eps=1e-7)``.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: :math:`\alpha \ge 0`.
+        lr_decay: :math:`\eta \ge 0`; step :math:`t` uses the learning rate
+            :math:`\alpha / (1 + (t-1)\eta)`.
+        weight_decay: L2 coefficient :math:`\lambda \ge 0`.
+        initial_accumulator_value: :math:`G_0 \ge 0`, the starting value of the sum.
+        eps: :math:`\epsilon \ge 0`, added outside the square root.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        *,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        defaults = {
+            "lr": _check_nonnegative("lr", lr),
+            "lr_decay": _check_nonnegative("lr_decay", lr_decay),
+            "weight_decay": _check_nonnegative("weight_decay", weight_decay),
+            "initial_accumulator_value": _check_nonnegative(
+                "initial_accumulator_value", initial_accumulator_value
+            ),
+            "eps": _check_nonnegative("eps", eps),
+        }
+        super().__init__(params, defaults)
+        # As in torch, the state exists from the start, so that a state_dict saved
+        # before the first step loads into torch.optim.Adagrad.
+        for group in self.param_groups:
+            for param in group["params"]:
+                self.state[param]["step"] = 0
+                self.state[param]["sum"] = torch.full_like(
+                    param,
+                    group["initial_accumulator_value"],
+                    memory_format=torch.preserve_format,
+                )
+
+    def _update(self, param: torch.Tensor, group: dict[str, Any]) -> None:
+        state = self.state[param]
+        adagrad_step(
+            param,
+            param.grad,
+            state["sum"],
+            step=_next_step(state),
+            lr=group["lr"],
+            lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+        )
+
+
+class RMSprop(_Optimizer):
+    r"""RMSProp, "leaky AdaGrad": a decaying average of squared gradients.
+
+    Counterpart of :class:`torch.optim.RMSprop`, with the same defaults; the update is
+    :func:`rmsprop_step`. PyTorch's ``alpha`` is the lecture's ``decay_rate``
+    :math:`\beta`. The lecture's loop, corrected to ``grad_squared = decay_rate *
+    grad_squared + (1 - decay_rate) * dw * dw``, is
+    ``RMSprop(lr=lr, alpha=decay_rate, eps=1e-7)``.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: :math:`\alpha \ge 0`.
+        alpha: the decay rate :math:`\beta \in [0, 1)`.
+        eps: :math:`\epsilon \ge 0`, added outside the square root.
+        weight_decay: L2 coefficient :math:`\lambda \ge 0`.
+        momentum: :math:`\mu \ge 0`, momentum on the normalized step, Eq. (10).
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        *,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+    ) -> None:
+        defaults = {
+            "lr": _check_nonnegative("lr", lr),
+            "alpha": _check_decay("alpha", alpha),
+            "eps": _check_nonnegative("eps", eps),
+            "weight_decay": _check_nonnegative("weight_decay", weight_decay),
+            "momentum": _check_nonnegative("momentum", momentum),
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, param: torch.Tensor, group: dict[str, Any]) -> None:
+        state = self.state[param]
+        if "square_avg" not in state:
+            state["step"] = 0
+            state["square_avg"] = _zeros_like(param)
+        if group["momentum"] > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = _zeros_like(param)
+        _next_step(state)
+        rmsprop_step(
+            param,
+            param.grad,
+            state["square_avg"],
+            state.get("momentum_buffer"),
+            lr=group["lr"],
+            alpha=group["alpha"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+        )
+
+
+class Adam(_Optimizer):
+    r"""Adam: momentum on the gradient, RMSProp on its square, both bias-corrected.
+
+    Counterpart of :class:`torch.optim.Adam`, with the same defaults; the update is
+    :func:`adam_step`. The lecture's loop with bias correction is
+    ``Adam(lr=lr, betas=(beta1, beta2), eps=1e-7)``, provided that its step counter
+    starts at t = 1.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: :math:`\alpha \ge 0`.
+        betas: :math:`(\beta_1, \beta_2)`, each in [0, 1).
+        eps: :math:`\epsilon \ge 0`, added outside the square root.
+        weight_decay: L2 coefficient :math:`\lambda \ge 0`, added to the gradient.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        *,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        defaults = {
+            "lr": _check_nonnegative("lr", lr),
+            "betas": (_check_decay("beta1", betas[0]), _check_decay("beta2", betas[1])),
+            "eps": _check_nonnegative("eps", eps),
+            "weight_decay": _check_nonnegative("weight_decay", weight_decay),
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, param: torch.Tensor, group: dict[str, Any]) -> None:
+        state = self.state[param]
+        if "exp_avg" not in state:
+            state["step"] = 0
+            state["exp_avg"] = _zeros_like(param)
+            state["exp_avg_sq"] = _zeros_like(param)
+        beta1, beta2 = group["betas"]
+        adam_step(
+            param,
+            param.grad,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            step=_next_step(state),
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+        )
