@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make book   set everything up and build the executed book into _build/html
-#   make test   set everything up, then lint, run the unit tests and build the book strictly
+#   make test   set everything up, then lint, run the unit tests, build the book strictly
+#               and check every built page in headless Chromium
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -12,11 +13,11 @@ BIN := $(VENV)/bin
 JB_FLAGS := --warningiserror --nitpick --keep-going
 FASHION_DEB_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: book test setup data lint unit build bench clean
+.PHONY: book test setup data node browser lint unit build site twins bench clean
 
 book: setup data build
 
-test: setup data lint unit build
+test: setup data node browser lint unit build site
 
 setup: $(VENV)/.installed
 
@@ -40,15 +41,42 @@ data: setup
 	fi
 	$(BIN)/python -m dlcv.data --check
 
+# Node packages pinned in package.json: a local MathJax for the site tests.
+node: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium for the site tests, where we are root on Debian/Ubuntu.
+browser:
+	@if command -v chromium >/dev/null; then \
+	  echo "Chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+	    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
+	else \
+	  echo "Chromium: not installed and not root; set CHROMIUM=/path/to/chromium for make site"; \
+	fi
+
 lint: setup
 	$(BIN)/ruff check code benchmarks
 	$(BIN)/ruff format --check code benchmarks
+	$(BIN)/actionlint .github/workflows/*.yml
 
 unit: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not site"
 
 build: setup
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+# Checks of the built site in headless Chromium (needs `make build` first).
+site: setup node
+	$(BIN)/python -m pytest -m site
+
+# Regenerate the Colab/Binder notebook twins of the chapters (tests check they are in sync).
+twins: setup
+	$(BIN)/python -m dlcv.twins
 
 bench: setup data
 	$(BIN)/python benchmarks/bench_knn.py

@@ -104,12 +104,12 @@ def linear_forward(
     """Affine layer ``x @ weight.T + bias``, like ``F.linear``.
 
     Args:
-        x: (*, D_in) inputs; usually (N, D_in).
+        x: ``(*, D_in)`` inputs; usually (N, D_in).
         weight: (D_out, D_in), PyTorch's layout.
         bias: (D_out,) or None.
 
     Returns:
-        ``(out, cache)``: out is (*, D_out); cache holds ``(x, weight, bias)``.
+        ``(out, cache)``: out is ``(*, D_out)``; cache holds ``(x, weight, bias)``.
     """
     _check_float("x", x)
     _check_float("weight", weight)
@@ -141,11 +141,11 @@ def linear_backward(
     """Backward pass of :func:`linear_forward`.
 
     Args:
-        dout: (*, D_out) upstream gradient, dL/dout.
+        dout: ``(*, D_out)`` upstream gradient, dL/dout.
         cache: what :func:`linear_forward` returned.
 
     Returns:
-        ``(dx, dweight, dbias)``: (*, D_in), (D_out, D_in) and (D_out,);
+        ``(dx, dweight, dbias)``: ``(*, D_in)``, (D_out, D_in) and (D_out,);
         dbias is None if the layer has no bias.
     """
     x, weight, bias = cache

@@ -232,6 +232,32 @@ def _finished(app: Any, exception: Exception | None) -> None:
     os.replace(tmp, cache_dir / MANIFEST)
 
 
+def _dedupe_scripts(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    """``html-page-context``: drop repeated ``<script>`` entries from a page.
+
+    Sphinx 7.4 writes inline scripts added by extensions (sphinx-thebe, togglebutton) twice,
+    so every page logs "Identifier 'THEBE_JS_URL' has already been declared" (Sphinx issue
+    13402, fixed in Sphinx 8.2.2; Jupyter Book 1.x pins Sphinx 7).
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for js in scripts:
+        # Same file (or inline body) and attributes: a repeat, whatever its priority.
+        attributes = tuple(sorted(getattr(js, "attributes", {}).items()))
+        key = (
+            str(getattr(js, "filename", js) or ""),
+            attributes,
+        )  # None and "": inline
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Register the config values and event handlers with Sphinx."""
     os.environ["DLCV_PROGRESS"] = (
@@ -243,4 +269,5 @@ def setup(app: Any) -> dict[str, Any]:
     )
     app.connect("env-get-outdated", _outdated)
     app.connect("build-finished", _finished)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -181,3 +181,25 @@ def test_failed_build_is_not_followed_by_a_green_noop(fakepkg, tmp_path):
             "a warning must fail every build, not only the first"
         )
         assert "WARNING" in proc.stdout + proc.stderr
+
+
+def test_repeated_scripts_are_written_once():
+    from sphinx.builders.html._assets import _JavaScript
+
+    inline = _JavaScript("", body="const THEBE_JS_URL = 'x'")
+    scripts = [
+        _JavaScript("a.js"),
+        inline,
+        _JavaScript("a.js"),
+        inline,
+        _JavaScript("b.js"),
+    ]
+    context = {"script_files": scripts}
+    sphinxext._dedupe_scripts(None, "page", "page.html", context, None)
+    assert [
+        (js.filename, js.attributes.get("body")) for js in context["script_files"]
+    ] == [
+        ("a.js", None),
+        ("", "const THEBE_JS_URL = 'x'"),
+        ("b.js", None),
+    ]

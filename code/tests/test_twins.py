@@ -1,0 +1,121 @@
+"""The .ipynb twins (Colab/Binder) match their chapters and install dlcv only on Colab."""
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+from IPython.core.inputtransformer2 import TransformerManager
+
+from dlcv import twins
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+ORG_REPO = CONFIG["repository"]["url"].removeprefix("https://github.com/").strip("/")
+BRANCH = CONFIG["repository"].get("branch", "main")
+
+
+def test_every_chapter_has_a_twin_in_sync():
+    assert len(twins.chapters(ROOT)) >= 6
+    stale = twins.sync(ROOT, check=True)
+    assert stale == [], f"out of date: {stale}; run `make twins`"
+
+
+@pytest.mark.parametrize("chapter", twins.chapters(ROOT), ids=lambda p: p.stem)
+def test_twin_has_the_chapters_cells_after_the_install_cell(chapter):
+    twin = json.loads(chapter.with_suffix(".ipynb").read_text())
+    md = jupytext.read(chapter, fmt="md:myst")
+    assert ["".join(c["source"]) for c in twin["cells"][1:]] == [
+        c.source for c in md.cells
+    ]
+    assert [c["cell_type"] for c in twin["cells"][1:]] == [
+        c.cell_type for c in md.cells
+    ]
+    assert all(c.get("outputs", []) == [] for c in twin["cells"])
+    first = "".join(twin["cells"][0]["source"])
+    assert f"git+https://github.com/{ORG_REPO}@{BRANCH}" in first
+
+
+class FakeShell:
+    """Records the magics a cell runs instead of running them."""
+
+    def __init__(self):
+        self.magics = []
+
+    def run_line_magic(self, name, line):
+        self.magics.append((name, line))
+
+
+def run_install_cell(in_colab: bool, monkeypatch) -> list:
+    source = twins.install_cell_source(f"https://github.com/{ORG_REPO}", BRANCH)
+    code = TransformerManager().transform_cell(source)  # what IPython would execute
+    shell = FakeShell()
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(code, {"get_ipython": lambda: shell})
+    return shell.magics
+
+
+def test_install_cell_installs_only_on_colab(monkeypatch):
+    assert run_install_cell(False, monkeypatch) == []
+    magics = run_install_cell(True, monkeypatch)
+    assert magics == [
+        ("pip", f'install --quiet "dlcv @ git+https://github.com/{ORG_REPO}@{BRANCH}"')
+    ]
+
+
+def test_sync_rewrites_stale_twins_and_check_reports_them(tmp_path):
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "book").mkdir()
+    shutil.copy(ROOT / "book" / "knn.md", tmp_path / "book" / "knn.md")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/knn\n")
+    twin = tmp_path / "book" / "knn.ipynb"
+    assert twins.sync(tmp_path, check=True) == [twin] and not twin.exists()
+    assert twins.sync(tmp_path) == [twin] and twin.exists()
+    assert twins.sync(tmp_path, check=True) == []
+    chapter = tmp_path / "book" / "knn.md"
+    chapter.write_text(chapter.read_text().replace("rt = setup()", "rt = setup()  # x"))
+    assert twins.main(["--check", "--root", str(tmp_path)]) == 1
+    assert twins.main(["--root", str(tmp_path)]) == 0
+    assert twins.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_repository_must_be_on_github(tmp_path):
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://example.org/x\n")
+    with pytest.raises(
+        ValueError, match="https://github.com/ URL, got 'https://example.org/x'"
+    ):
+        twins.repository(tmp_path)
+
+
+def launch_links(html: str) -> dict[str, str]:
+    """The launch buttons' hrefs on a built page, by button text."""
+    links = {}
+    for href, label in re.findall(
+        r'<a href="([^"]+)"[^>]*title="Launch on ([^"]+)"', html
+    ):
+        links[label] = href.replace("&amp;", "&")
+    return links
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("chapter", twins.chapters(ROOT), ids=lambda p: p.stem)
+def test_launch_buttons_point_at_the_twins(chapter):
+    page = ROOT / "_build" / "html" / chapter.relative_to(ROOT).with_suffix(".html")
+    assert page.is_file(), f"{page} is missing: run `make build` first"
+    links = launch_links(page.read_text())
+    rel = chapter.relative_to(ROOT).with_suffix(".ipynb").as_posix()
+    colab = CONFIG["launch_buttons"]["colab_url"]
+    binder = CONFIG["launch_buttons"]["binderhub_url"]
+    assert links.get("Colab") == f"{colab}/github/{ORG_REPO}/blob/{BRANCH}/{rel}"
+    assert (
+        links.get("Binder")
+        == f"{binder}/v2/gh/{ORG_REPO}/{BRANCH}?urlpath=lab/tree/{rel}"
+    )
