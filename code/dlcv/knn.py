@@ -149,17 +149,14 @@ def distances_no_loops(
     if block_elements is None:
         block_elements = 2**27 if x1.device.type == "cuda" else 2**21
     (M, D), N = x1.shape, x2.shape[0]
-    side = max(1, math.isqrt(block_elements // max(D, 1)))
-    bm, bn = min(M, side), min(N, max(side, block_elements // max(D * min(M, side), 1)))
+    bm = min(M, max(1, math.isqrt(block_elements // max(D, 1))))  # a near-square block,
+    bn = min(N, max(1, block_elements // (max(D, 1) * bm)))  # widened when M is small
     dists = x1.new_empty(M, N)
     for i in range(0, M, bm):
         for j in range(0, N, bn):
-            diff = (
-                x1[i : i + bm, None, :] - x2[None, j : j + bn, :]
-            )  # (m, 1, D) - (1, n, D)
-            dists[i : i + bm, j : j + bn] = diff.abs_().sum(
-                dim=2
-            )  # Eq. (1): (m, n, D) -> (m, n)
+            # (m, 1, D) - (1, n, D) -> (m, n, D), then Eq. (1) sums over D -> (m, n)
+            diff = x1[i : i + bm, None, :] - x2[None, j : j + bn, :]
+            dists[i : i + bm, j : j + bn] = diff.abs_().sum(dim=2)
     return dists
 
 
