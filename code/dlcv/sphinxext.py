@@ -52,12 +52,16 @@ def chapter_imports(text: str, packages: Iterable[str]) -> set[str]:
     """
     found: set[str] = set()
     for cell in _CODE_CELL.findall(text):
-        # Drop cell options (":tags: [...]") and IPython magics, which are not Python.
-        lines = [
-            ln
-            for ln in cell.splitlines()
-            if not ln.lstrip().startswith((":", "%", "!"))
-        ]
+        lines = cell.splitlines()
+        # Drop a YAML options block ("---" / "tags: [...]" / "---") at the top of the cell.
+        if (
+            lines
+            and lines[0].strip() == "---"
+            and "---" in (s.strip() for s in lines[1:])
+        ):
+            lines = lines[[s.strip() for s in lines].index("---", 1) + 1 :]
+        # Drop short options (":tags: [...]") and IPython magics, which are not Python.
+        lines = [ln for ln in lines if not ln.lstrip().startswith((":", "%", "!"))]
         try:
             tree = ast.parse("\n".join(lines))
         except SyntaxError:

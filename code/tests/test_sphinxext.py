@@ -56,6 +56,14 @@ def test_chapter_imports_reads_code_cells_only():
     assert sphinxext.chapter_imports(text, ["dlcv"]) == set()
 
 
+def test_chapter_imports_reads_cells_with_a_yaml_options_block():
+    cell = (
+        "```{code-cell} ipython3\n---\nmystnb:\n  figure:\n    caption: A plot\n"
+        "tags: [hide-input]\n---\nfrom fakepkg import used\n```\n"
+    )
+    assert sphinxext.chapter_imports(cell, ["fakepkg"]) == {"fakepkg", "fakepkg.used"}
+
+
 def test_module_dependencies_follow_relative_imports(fakepkg):
     deps = sphinxext.module_dependencies({"fakepkg.used"})
     assert sorted(deps) == ["fakepkg", "fakepkg.helper", "fakepkg.used"]

@@ -1,0 +1,32 @@
+"""Self-checking coding exercises for every chapter of the book.
+
+A chapter's coding exercise gives a stub that raises ``NotImplementedError``; the reader
+replaces its body and calls the exercise's checker, for example::
+
+    from dlcv import exercises
+
+    def l1_distances(x_test, x_train):
+        raise NotImplementedError  # your code here
+
+    exercises.check_l1_distances(l1_distances)
+
+A checker runs the function on seeded random cases and edge cases, compares each result with
+a reference computed by PyTorch, scikit-learn or ``dlcv``, and prints either a pass or the
+first failing case: its inputs, and the expected vs the actual value or error. It prints
+"not attempted yet" for an untouched stub, so neither the built book nor a notebook's
+"Run all" stops at an exercise. It never shows the reference code and needs no network.
+
+One submodule per chapter holds that chapter's checkers; they are all importable from here.
+The machinery they share is :mod:`dlcv.exercises._core`.
+"""
+
+from dlcv.exercises._core import Case, CheckResult, run_cases
+from dlcv.exercises.knn import check_cosine_knn, check_l1_distances
+
+__all__ = [
+    "Case",
+    "CheckResult",
+    "check_cosine_knn",
+    "check_l1_distances",
+    "run_cases",
+]
