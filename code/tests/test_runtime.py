@@ -78,3 +78,27 @@ def test_progress_off_returns_the_iterable_itself(monkeypatch):
     monkeypatch.setenv("DLCV_PROGRESS", "1")
     bar = runtime.progress(items, disable=True)
     assert list(bar) == items and bar is not items
+
+
+def test_median_time_measures_the_call_and_checks_its_arguments():
+    import time
+
+    from dlcv.runtime import median_time
+
+    calls = []
+
+    def sleepy(seconds, *, tag):
+        calls.append(tag)
+        time.sleep(seconds)
+
+    t = median_time(sleepy, 0.01, tag="x", min_run_time=0.05)
+    assert 0.009 < t < 0.05
+    assert len(calls) >= 3 and set(calls) == {"x"}  # warm-up + at least two timed calls
+    with pytest.raises(TypeError, match="fn must be callable, got int"):
+        median_time(3)
+    with pytest.raises(
+        TypeError, match="min_run_time must be a finite number, got nan"
+    ):
+        median_time(sleepy, 0.0, tag="x", min_run_time=float("nan"))
+    with pytest.raises(ValueError, match="min_run_time must be positive, got 0"):
+        median_time(sleepy, 0.0, tag="x", min_run_time=0)

@@ -20,13 +20,21 @@ One submodule per chapter holds that chapter's checkers; they are all importable
 The machinery they share is :mod:`dlcv.exercises._core`.
 """
 
+from dlcv.exercises import (
+    backprop,
+    knn,
+    linear,
+    neural_networks,
+    optimization,
+    tensors,
+)
 from dlcv.exercises._core import Case, CheckResult, run_cases
-from dlcv.exercises.knn import check_cosine_knn, check_l1_distances
 
-__all__ = [
-    "Case",
-    "CheckResult",
-    "check_cosine_knn",
-    "check_l1_distances",
-    "run_cases",
-]
+# Every chapter module's checkers, importable from here: exercises.check_l1_distances.
+_CHAPTERS = (knn, tensors, linear, optimization, neural_networks, backprop)
+for _module in _CHAPTERS:
+    for _name in _module.__all__:
+        globals()[_name] = getattr(_module, _name)
+
+_CHECKERS = sorted(name for module in _CHAPTERS for name in module.__all__)
+__all__ = ["Case", "CheckResult", "run_cases", *_CHECKERS]
