@@ -23,6 +23,8 @@ def show_images(
     frame_colors: Sequence[str | None] | None = None,
     size: float = 1.1,
     cmap: str = "gray_r",
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Figure:
     """Draw a batch of grey-level images in a grid, one axes per image.
 
@@ -34,6 +36,9 @@ def show_images(
         frame_colors: N frame colours (None for no frame), or None.
         size: inches per image.
         cmap: a matplotlib colour map; ``gray_r`` shows dark garments on white.
+        vmin, vmax: one value range for every image (e.g. 0 and 1), so that brightness
+            compares across images; by default uint8 images use 0..255 and others their own
+            range.
 
     Returns:
         The matplotlib figure (not shown; the notebook displays it).
@@ -56,7 +61,10 @@ def show_images(
         layout="constrained",
     )
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    vrange = {"vmin": 0, "vmax": 255} if images.dtype == torch.uint8 else {}
+    if vmin is not None or vmax is not None:
+        vrange = {"vmin": vmin, "vmax": vmax}
+    else:
+        vrange = {"vmin": 0, "vmax": 255} if images.dtype == torch.uint8 else {}
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])

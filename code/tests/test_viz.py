@@ -27,6 +27,17 @@ def test_grid_layout_titles_and_frames():
     )
 
 
+def test_one_value_range_for_every_image():
+    images = torch.stack(
+        [torch.full((4, 4), 0.5), torch.linspace(0, 0.8, 16).view(4, 4)]
+    )
+    own = show_images(images, ncols=2)
+    assert own.axes[1].images[0].get_clim() == pytest.approx((0.0, 0.8))
+    shared = show_images(images, ncols=2, cmap="gray", vmin=0, vmax=1)
+    assert [ax.images[0].get_clim() for ax in shared.axes] == [(0, 1), (0, 1)]
+    assert shared.axes[0].images[0].get_cmap().name == "gray"
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="shape \\(N, H, W\\), got \\(28, 28\\)"):
         show_images(torch.zeros(28, 28), ncols=2)

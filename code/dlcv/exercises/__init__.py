@@ -17,7 +17,7 @@ first failing case: its inputs, and the expected vs the actual value or error. I
 "Run all" stops at an exercise. It never shows the reference code and needs no network.
 
 One submodule per chapter holds that chapter's checkers; they are all importable from here.
-The machinery they share is :mod:`dlcv.exercises._core`.
+The machinery they share (:class:`Case`, :func:`run_cases`) is in ``dlcv.exercises._core``.
 """
 
 from dlcv.exercises import (

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,7 +222,7 @@ def run_cases(
     for number, case in enumerate(cases, start=1):
         args = {k: _copy(v) for k, v in case.args.items()}
         kwargs = {k: _copy(v) for k, v in case.kwargs.items()}
-        shown = ", ".join(
+        shown = "; ".join(
             f"{k} = {describe(v)}" for k, v in {**case.args, **case.kwargs}.items()
         )
         head = (
@@ -243,8 +244,8 @@ def run_cases(
             )
         if result is NotImplemented:
             message = (
-                f"○ {exercise}: not attempted yet. Replace the NotImplementedError in "
-                "the stub with your code and run this cell again."
+                f"○ {exercise}: not attempted yet. Replace `raise NotImplementedError` "
+                "with your code and run this cell again."
             )
             return _finish(exercise, message, verbose, attempted=False)
         for name, value in {**case.args, **case.kwargs}.items():
@@ -264,6 +265,17 @@ def run_cases(
     return _finish(exercise, message, verbose, passed=True)
 
 
+def _wrap(message: str, width: int = 78) -> str:
+    """Wrap each line of a report to ``width`` columns, indenting continuations."""
+    lines = []
+    for line in message.splitlines():
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        lines += textwrap.wrap(
+            line, width, subsequent_indent=indent, break_long_words=False
+        )
+    return "\n".join(lines)
+
+
 def _finish(
     exercise: str,
     message: str,
@@ -272,6 +284,7 @@ def _finish(
     passed: bool = False,
     attempted: bool = True,
 ) -> CheckResult:
+    message = _wrap(message)
     if verbose:
         print(message)
     return CheckResult(exercise, passed=passed, attempted=attempted, message=message)
