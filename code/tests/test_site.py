@@ -236,6 +236,34 @@ def check_images(visit: Visit) -> list[str]:
     ]
 
 
+_FIGURES_JS = """() => [...document.querySelectorAll(".cell_output img")].map(img => {
+  const figure = img.closest("figure");
+  return {
+    src: img.getAttribute("src"),
+    alt: (img.getAttribute("alt") || "").trim(),
+    number: figure?.querySelector("figcaption .caption-number")?.textContent.trim() || "",
+    caption: figure?.querySelector("figcaption .caption-text")?.textContent.trim() || "",
+    id: figure?.id || "",
+  };
+})"""
+
+
+def check_figures(visit: Visit) -> list[str]:
+    """Every image a cell outputs is a numbered, labelled figure with a caption and alt text.
+
+    An alt text that is a file name (myst-nb's default, ``../_images/f8e0....png``) counts
+    as none: it tells a screen-reader user nothing.
+    """
+    out = []
+    for f in visit.page.evaluate(_FIGURES_JS):
+        where = f"{visit.name}: output image {f['src']!r}"
+        if not (f["number"] and f["caption"] and f["id"]):
+            out.append(f"{where} has no numbered, labelled figure caption")
+        if not f["alt"] or re.search(r"\.(png|jpe?g|svg|gif)$", f["alt"], re.I):
+            out.append(f"{where} has no alt text (alt={f['alt']!r})")
+    return out
+
+
 _MATH_JS = """() => {
   const short = s => s.replace(/\\s+/g, " ").trim().slice(0, 160);
   const sources = [...document.querySelectorAll(".math")];
@@ -425,6 +453,7 @@ def site(browser_context) -> dict[str, PageResult]:
                     problems={
                         "console": check_console(visit),
                         "images": check_images(visit),
+                        "figures": check_figures(visit),
                         "math": check_math(visit),
                         "links": check_links(visit, base, targets),
                         "launch": check_launch_buttons(visit) if is_chapter else [],
@@ -458,6 +487,10 @@ def test_no_console_errors_and_no_uncaught_exceptions(site):
 
 def test_every_image_loads(site):
     assert not _problems(site, "images"), "\n" + _problems(site, "images")
+
+
+def test_every_output_image_is_a_captioned_figure_with_alt_text(site):
+    assert not _problems(site, "figures"), "\n" + _problems(site, "figures")
 
 
 def test_every_formula_is_typeset_by_mathjax(site):
@@ -509,6 +542,9 @@ GOOD_PAGE = f"""{_HEAD}{_HEADER_BUTTONS}
 <span class="math notranslate nohighlight">\\(\\frac{{a}}{{b}}\\)</span>
 <div class="math notranslate nohighlight">\\[\\sum_i x_i^2\\]</div>
 <img src="pixel.png" alt="a pixel">
+<div class="cell_output"><figure id="fig-pixel"><img src="pixel.png" alt="One black pixel.">
+<figcaption><p><span class="caption-number">Fig. 1 </span>
+<span class="caption-text">A pixel.</span></p></figcaption></figure></div>
 <a href="broken.html#present">to the other page</a> <a href="#top">top</a>
 <a href="https://example.org/">external, not checked</a>
 </body></html>"""
@@ -517,6 +553,7 @@ BROKEN_PAGE = f"""{_HEAD}
 <span class="math notranslate nohighlight">\\(\\frac{{1}}{{\\)</span>
 <span class="math notranslate nohighlight">\\(\\frac{{1}}\\)</span>
 <img src="missing.png" alt="gone">
+<div class="cell_output"><img src="pixel.png" alt="pixel.png"></div>
 <a href="nowhere.html">dead link</a>
 <a href="good.html#absent">dead anchor</a>
 <script>console.error("boom from the page");</script>
@@ -559,6 +596,7 @@ def test_checkers_catch_a_broken_page(browser_context, tmp_path):
                 found[name] = {
                     "console": check_console(visit),
                     "images": check_images(visit),
+                    "figures": check_figures(visit),
                     "math": check_math(visit),
                     "links": check_links(visit, base, targets),
                     "launch": check_launch_buttons(visit),
@@ -572,6 +610,7 @@ def test_checkers_catch_a_broken_page(browser_context, tmp_path):
     assert found["good.html"] == {
         "console": [],
         "images": [],
+        "figures": [],
         "math": [],
         "links": [],
         "launch": [],
@@ -587,6 +626,10 @@ def test_checkers_catch_a_broken_page(browser_context, tmp_path):
     assert "fonts.googleapis.com" not in console
     assert broken["images"] == [
         "broken.html: image does not load: <img src='missing.png' alt='gone'>"
+    ]
+    assert broken["figures"] == [
+        "broken.html: output image 'pixel.png' has no numbered, labelled figure caption",
+        "broken.html: output image 'pixel.png' has no alt text (alt='pixel.png')",
     ]
     # An unclosed brace hides the formula from MathJax (it is left as text); a missing
     # argument is typeset as an error.

@@ -119,3 +119,31 @@ def test_launch_buttons_point_at_the_twins(chapter):
         links.get("Binder")
         == f"{binder}/v2/gh/{ORG_REPO}/{BRANCH}?urlpath=lab/tree/{rel}"
     )
+
+
+@pytest.mark.slow
+def test_exercise_stubs_run_in_a_jupyter_kernel_as_on_the_page():
+    """Each twin's coding-exercise cells, run alone in a fresh kernel, say 'not attempted'.
+
+    That is what a reader sees in Colab, Binder or Jupyter before writing any code: no
+    error, so "Run all" goes on past the exercises. The cells run without the rest of
+    their chapter, so a stub may depend on nothing but ``dlcv``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells, expected = [nbformat.v4.new_code_cell("from dlcv import exercises")], []
+    for chapter in twins.chapters(ROOT):
+        twin = json.loads(chapter.with_suffix(".ipynb").read_text())
+        for cell in twin["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "exercises.check_" in source:
+                cells.append(nbformat.v4.new_code_cell(source))
+                expected.append((chapter.stem, re.findall(r"check_\w+", source)))
+    assert len(expected) >= 2 * len(twins.chapters(ROOT))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    for cell, (chapter, checks) in zip(nb.cells[1:], expected, strict=True):
+        text = "".join(o.get("text", "") for o in cell.outputs)
+        assert not [o for o in cell.outputs if o.output_type == "error"], (chapter, text)
+        assert text.count("not attempted yet") == len(checks), (chapter, text)
