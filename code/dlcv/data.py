@@ -29,6 +29,8 @@ import gzip
 import hashlib
 import os
 import tempfile
+import time
+import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Mapping
@@ -103,6 +105,7 @@ _SPLITS = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _IDX_UINT8 = 0x08
+STALE_PART_SECONDS = 3600  # a .part file older than this is a killed download's
 
 
 class DataFileError(ValueError):
@@ -157,17 +160,30 @@ def _prod(shape: tuple[int, ...]) -> int:
 
 
 def _read_bytes(path: Path, *, gz: bool | None = None) -> bytes:
-    """The decompressed bytes of ``path``: gzip if ``gz``, or if ``gz`` is None and the name ends
-    in .gz."""
-    try:
-        if gz or (gz is None and path.suffix == ".gz"):
-            with gzip.open(path, "rb") as f:
-                return f.read()
+    """The bytes of ``path``, decompressed if ``gz`` (by default: if it ends in .gz).
+
+    A file that does not decompress raises :class:`DataFileError`; a file that cannot be
+    read at all (missing, no permission) raises the ``OSError`` that says so.
+    """
+    if not (gz or (gz is None and path.suffix == ".gz")):
         return path.read_bytes()
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataFileError(
-            f"{path}: cannot decompress ({err}); the file is corrupt or partial"
-        ) from err
+    with open(path, "rb") as raw:  # OSError here: not a corrupt file, an unreadable one
+        try:
+            with gzip.open(raw, "rb") as f:
+                return f.read()
+        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+            raise DataFileError(
+                f"{path}: cannot decompress ({err}); the file is corrupt or partial"
+            ) from err
+
+
+def _remedy(path: Path) -> str:
+    """What to do about a bad file, which depends on whose file it is."""
+    if path.parent == DEBIAN_DIR:
+        return "reinstall Debian's package: apt-get install --reinstall dataset-fashion-mnist"
+    if path.parent == cache_dir():
+        return "delete the file so that it is downloaded again"
+    return "replace it with a good copy of the official file"
 
 
 def read_idx_file(
@@ -185,8 +201,8 @@ def read_idx_file(
         got = hashlib.md5(data).hexdigest()
         if got != raw_md5:
             raise DataFileError(
-                f"{path}: checksum mismatch of the decompressed bytes: expected MD5 {raw_md5}, "
-                f"got {got}; delete the file so that it can be fetched again"
+                f"{path}: checksum mismatch of the decompressed bytes: expected MD5 "
+                f"{raw_md5}, got {got}; {_remedy(path)}"
             )
     return parse_idx(data, name=str(path))
 
@@ -202,6 +218,8 @@ def search_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
     """The folders searched for the files, in order: ``$DLCV_DATA``, Debian's, the cache."""
     env = os.environ if env is None else env
     dirs = [Path(env["DLCV_DATA"])] if env.get("DLCV_DATA") else []
+    if dirs and not dirs[0].is_dir():
+        raise FileNotFoundError(f"DLCV_DATA={env['DLCV_DATA']!r} is not a folder")
     return [*dirs, DEBIAN_DIR, cache_dir(env)]
 
 
@@ -218,37 +236,53 @@ def download_file(url: str, dest: Path, *, gz_md5: str, raw_md5: str) -> Path:
     """Download a ``.gz`` file, verify both checksums, then move it to ``dest`` atomically.
 
     The download goes to a temporary file beside ``dest``; whatever goes wrong, that file is
-    removed and ``dest`` is left untouched.
+    removed and ``dest`` is left untouched. Temporary files that a killed download left
+    behind more than an hour ago are removed first. The cached file gets the permissions
+    of any new file (``0o666`` less the umask), so other users can read a shared cache.
 
     Raises:
         DataFileError: on a checksum mismatch or a download that does not decompress.
-        OSError: if the download itself fails.
+        OSError: naming the URL, if the download itself fails.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.*.part"):
+        if time.time() - stale.stat().st_mtime > STALE_PART_SECONDS:
+            stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
     )
     tmp = Path(tmp_name)
     try:
         digest = hashlib.md5()
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(url, timeout=60) as response,
-        ):
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            with (
+                os.fdopen(fd, "wb") as out,
+                urllib.request.urlopen(url, timeout=60) as response,
+            ):
+                while chunk := response.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except urllib.error.URLError as err:  # HTTPError (404, ...) included
+            raise OSError(f"{url}: download failed: {err}") from err
         if digest.hexdigest() != gz_md5:
             raise DataFileError(
                 f"{url}: checksum mismatch of the download: expected MD5 {gz_md5}, "
                 f"got {digest.hexdigest()}"
             )
-        got_raw = hashlib.md5(_read_bytes(tmp, gz=True)).hexdigest()
+        try:
+            got_raw = hashlib.md5(_read_bytes(tmp, gz=True)).hexdigest()
+        except DataFileError as err:  # name the URL, not the temporary file
+            raise DataFileError(
+                f"{url}: the download does not decompress ({err.__cause__})"
+            ) from err
         if got_raw != raw_md5:
             raise DataFileError(
                 f"{url}: checksum mismatch of the decompressed bytes: expected MD5 {raw_md5}, "
                 f"got {got_raw}"
             )
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)  # mkstemp made it 0o600
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

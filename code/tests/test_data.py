@@ -1,5 +1,7 @@
 import gzip
 import hashlib
+import os
+import stat
 
 import pytest
 import torch
@@ -119,6 +121,7 @@ def test_truncated_gzip_names_the_file(small_files):
 def test_search_order(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
     env = {"DLCV_DATA": str(tmp_path / "mine"), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    (tmp_path / "mine").mkdir()
     assert data.search_dirs(env) == [
         tmp_path / "mine",
         tmp_path / "debian",
@@ -178,14 +181,95 @@ def test_bad_download_caches_nothing(tmp_path, what):
     elif what == "raw checksum":
         raw_md5 = "0" * 32
     else:
-        gz = gz[: len(gz) // 2]
-        gz_md5 = hashlib.md5(
-            gz
-        ).hexdigest()  # the server sent a consistent but cut file
+        gz = gz[: len(gz) // 2]  # the server sent a consistent but cut file
+        gz_md5 = hashlib.md5(gz).hexdigest()
     dest = tmp_path / "cache" / "labels.gz"
-    with pytest.raises(data.DataFileError, match="checksum mismatch|cannot decompress"):
-        data.download_file(served(tmp_path, gz), dest, gz_md5=gz_md5, raw_md5=raw_md5)
+    url = served(tmp_path, gz)
+    message = "checksum mismatch|the download does not decompress"
+    with pytest.raises(data.DataFileError, match=f"^{url}: ({message})") as err:
+        data.download_file(url, dest, gz_md5=gz_md5, raw_md5=raw_md5)
+    assert ".part" not in str(err.value)  # names the URL, not a deleted temporary file
     assert list(dest.parent.iterdir()) == []
+
+
+def test_a_failed_download_names_its_url(tmp_path):
+    url = (tmp_path / "server" / "absent.gz").as_uri()
+    dest = tmp_path / "cache" / "labels.gz"
+    with pytest.raises(OSError, match=f"^{url}: download failed"):
+        data.download_file(url, dest, gz_md5="0" * 32, raw_md5="0" * 32)
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_cached_files_are_readable_by_others_and_stale_parts_are_removed(tmp_path):
+    raw = idx_bytes(torch.ones(3, dtype=torch.uint8))
+    gz = gzip.compress(raw)
+    dest = tmp_path / "cache" / "labels.gz"
+    dest.parent.mkdir()
+    old = dest.parent / ".labels.gz.killed.part"  # left by a download killed long ago
+    old.write_bytes(b"half")
+    os.utime(old, (1, 1))
+    fresh = dest.parent / ".labels.gz.running.part"  # another download, still running
+    fresh.write_bytes(b"half")
+    umask = os.umask(0o022)
+    try:
+        data.download_file(
+            served(tmp_path, gz),
+            dest,
+            gz_md5=hashlib.md5(gz).hexdigest(),
+            raw_md5=hashlib.md5(raw).hexdigest(),
+        )
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+    assert not old.exists() and fresh.exists()
+
+
+def test_dlcv_data_must_be_a_folder(tmp_path):
+    env = {"DLCV_DATA": str(tmp_path / "typo")}
+    with pytest.raises(FileNotFoundError, match="DLCV_DATA=.*typo' is not a folder"):
+        data.load_fashion_mnist("test", env=env)
+
+
+def test_an_unreadable_file_is_not_called_corrupt(small_files):
+    folder = small_files[-1]
+    path = folder / "train-images-idx3-ubyte.gz"
+    (folder / "a-folder.gz").mkdir()
+    with pytest.raises(IsADirectoryError):  # was reported as "corrupt or partial"
+        data.read_idx_file(folder / "a-folder.gz")  # an OSError that is not about the bytes
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):  # root reads anything: nothing more to show
+            return
+        with pytest.raises(PermissionError) as err:
+            data.read_idx_file(path)
+        assert not isinstance(err.value, data.DataFileError)
+    finally:
+        path.chmod(0o644)
+
+
+@pytest.mark.parametrize(
+    ("where", "remedy"),
+    [
+        ("debian", "apt-get install --reinstall dataset-fashion-mnist"),
+        ("cache", "delete the file so that it is downloaded again"),
+        ("mine", "replace it with a good copy of the official file"),
+    ],
+)
+def test_a_checksum_mismatch_gives_the_remedy_for_whose_file_it_is(
+    tmp_path, monkeypatch, where, remedy
+):
+    folders = {
+        "debian": tmp_path / "debian",
+        "cache": tmp_path / "xdg" / "dlcv" / "fashion-mnist",
+        "mine": tmp_path / "mine",
+    }
+    monkeypatch.setattr(data, "DEBIAN_DIR", folders["debian"])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = folders[where] / "labels.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(idx_bytes(torch.ones(3, dtype=torch.uint8))))
+    with pytest.raises(data.DataFileError, match=f"checksum mismatch.*; .*{remedy}$"):
+        data.read_idx_file(path, raw_md5="0" * 32)
 
 
 def test_loader_downloads_into_cache_once(tmp_path, monkeypatch):
