@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 BUDGETS = ("quick", "full")
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1  # what torch.manual_seed accepts
 _FALSE = {"0", "false", "no", "off"}
 T = TypeVar("T")
 
@@ -109,6 +110,17 @@ def _parse_device(value: str) -> torch.device:
         raise ValueError(
             f"DLCV_DEVICE={value!r} asks for CUDA, but no CUDA device is available"
         )
+    if device.type == "meta":
+        raise ValueError(
+            f"DLCV_DEVICE={value!r}: meta tensors hold no data to compute on"
+        )
+    try:  # fail now, in one line, rather than deep inside a chapter
+        torch.ones(1, device=device).add_(1)
+    except (RuntimeError, AssertionError) as err:
+        why = " ".join(str(err).split())[:120] or type(err).__name__
+        raise ValueError(
+            f"DLCV_DEVICE={value!r}: cannot compute on this device here ({why})"
+        ) from err
     return device
 
 
@@ -140,6 +152,11 @@ def get_runtime(env: Mapping[str, str] | None = None) -> Runtime:
         seed = int(raw_seed)
     except ValueError as err:
         raise ValueError(f"DLCV_SEED must be an integer, got {raw_seed!r}") from err
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise ValueError(
+            f"DLCV_SEED must be in [{SEED_MIN}, {SEED_MAX}] (torch.manual_seed's range), "
+            f"got {raw_seed!r}"
+        )
     return Runtime(device=device, budget=budget, seed=seed)
 
 
@@ -147,6 +164,8 @@ def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global RNGs (all CUDA devices included)."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be in [{SEED_MIN}, {SEED_MAX}], got {seed}")
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 -- the legacy global RNG that libraries use
     torch.manual_seed(seed)  # also seeds every CUDA device

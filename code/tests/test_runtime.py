@@ -102,3 +102,25 @@ def test_median_time_measures_the_call_and_checks_its_arguments():
         median_time(sleepy, 0.0, tag="x", min_run_time=float("nan"))
     with pytest.raises(ValueError, match="min_run_time must be positive, got 0"):
         median_time(sleepy, 0.0, tag="x", min_run_time=0)
+
+
+@pytest.mark.parametrize("device", ["meta", "mps"])
+def test_a_device_that_cannot_compute_fails_at_setup_in_one_line(device):
+    from dlcv.runtime import get_runtime
+
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    with pytest.raises(ValueError, match=f"^DLCV_DEVICE='{device}': ") as err:
+        get_runtime({"DLCV_DEVICE": device})
+    assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+@pytest.mark.parametrize("seed", [str(2**64), str(-(2**63) - 1)])
+def test_a_seed_out_of_torch_range_names_dlcv_seed(seed):
+    from dlcv.runtime import get_runtime, seed_everything
+
+    with pytest.raises(ValueError, match=f"^DLCV_SEED must be in .*got '{seed}'"):
+        get_runtime({"DLCV_SEED": seed})
+    with pytest.raises(ValueError, match="^seed must be in"):
+        seed_everything(int(seed))
+    assert get_runtime({"DLCV_SEED": str(2**64 - 1)}).seed == 2**64 - 1
