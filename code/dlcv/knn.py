@@ -34,6 +34,14 @@ from collections.abc import Sequence
 
 import torch
 
+from dlcv._checks import (
+    check_float_tensor,
+    check_in,
+    check_labels,
+    check_positive_int,
+    check_same_device,
+    check_tensor,
+)
 from dlcv.runtime import progress
 
 __all__ = [
@@ -51,29 +59,15 @@ def _check_pair(
     x1: torch.Tensor, x2: torch.Tensor, p: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate two batches of examples and flatten them to (M, D) and (N, D)."""
-    for name, x in (("x1", x1), ("x2", x2)):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(
-                f"{name} must have a floating dtype, got {x.dtype}; use .float()"
-            )
-        if x.dim() < 2:
-            raise ValueError(
-                f"{name} must have shape (N, D) or (N, ...), got {tuple(x.shape)}"
-            )
-    x1, x2 = x1.flatten(1), x2.flatten(1)  # (M, D), (N, D)
-    if x1.shape[1] != x2.shape[1]:
+    x1 = check_float_tensor(x1, "x1", min_ndim=2).flatten(1)  # (M, D)
+    x2 = check_float_tensor(x2, "x2", min_ndim=2).flatten(1)  # (N, D)
+    if x1.shape[1] != x2.shape[1] or x1.dtype != x2.dtype:
         raise ValueError(
-            f"x1 and x2 must have the same D, got {x1.shape[1]} and {x2.shape[1]}"
+            f"x1 and x2 must share D and dtype, got (D={x1.shape[1]}, {x1.dtype}) "
+            f"and (D={x2.shape[1]}, {x2.dtype})"
         )
-    if x1.device != x2.device or x1.dtype != x2.dtype:
-        raise ValueError(
-            f"x1 and x2 must share device and dtype, got {x1.device}/{x1.dtype} "
-            f"and {x2.device}/{x2.dtype}"
-        )
-    if p not in (1, 2):
-        raise ValueError(f"p must be 1 (L1) or 2 (L2), got {p!r}")
+    check_same_device(x1=x1, x2=x2)
+    check_in(p, "p", (1, 2))
     return x1, x2
 
 
@@ -142,9 +136,8 @@ def distances_no_loops(
     if p == 2:
         sq1 = x1.square().sum(dim=1, keepdim=True)  # (M, 1)
         sq2 = x2.square().sum(dim=1)  # (N,)
-        sq = torch.addmm(sq2, x1, x2.T, alpha=-2).add_(
-            sq1
-        )  # Eq. (3): (M, D) @ (D, N) -> (M, N)
+        # Eq. (3): (M, D) @ (D, N) -> (M, N)
+        sq = torch.addmm(sq2, x1, x2.T, alpha=-2).add_(sq1)
         return sq.clamp_(min=0).sqrt_()  # rounding can make tiny squares negative
     if block_elements is None:
         block_elements = 2**27 if x1.device.type == "cuda" else 2**21
@@ -170,10 +163,7 @@ def vote(neighbor_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     Returns:
         (M,) int64 predicted labels.
     """
-    if neighbor_labels.dim() != 2:
-        raise ValueError(
-            f"neighbor_labels must have shape (M, k), got {tuple(neighbor_labels.shape)}"
-        )
+    check_tensor(neighbor_labels, "neighbor_labels", ndim=2)
     ones = torch.ones_like(neighbor_labels, dtype=torch.float32)
     counts = ones.new_zeros(neighbor_labels.shape[0], num_classes)  # (M, C)
     counts.scatter_add_(1, neighbor_labels.long(), ones)
@@ -193,33 +183,21 @@ class KNearestNeighbor:
     """
 
     def __init__(self, k: int = 1, *, p: float = 2, batch_size: int = 2048) -> None:
-        self.k = _check_k(k)
-        if p not in (1, 2):
-            raise ValueError(f"p must be 1 (L1) or 2 (L2), got {p!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.p = p
-        self.batch_size = batch_size
+        self.k = check_positive_int(k, "k")
+        self.p = check_in(p, "p", (1, 2))
+        self.batch_size = check_positive_int(batch_size, "batch_size")
         self.x_train: torch.Tensor | None = None
         self.y_train: torch.Tensor | None = None
 
     def fit(self, x_train: torch.Tensor, y_train: torch.Tensor) -> KNearestNeighbor:
-        """Memorize the training data: (N, ...) float examples and (N,) integer labels."""
-        x_train, _ = _check_pair(x_train, x_train[:1], self.p)
-        if not isinstance(y_train, torch.Tensor) or y_train.dtype.is_floating_point:
-            raise TypeError(
-                f"y_train must be an integer tensor, got {getattr(y_train, 'dtype', type(y_train))}"
-            )
-        if y_train.shape != (x_train.shape[0],):
-            raise ValueError(
-                f"y_train must have shape ({x_train.shape[0]},), got {tuple(y_train.shape)}"
-            )
-        if y_train.device != x_train.device:
-            raise ValueError(
-                f"y_train is on {y_train.device}, x_train on {x_train.device}"
-            )
+        """Memorize the training data: (N, ...) finite float examples, (N,) labels >= 0."""
+        x_train = check_float_tensor(x_train, "x_train", min_ndim=2, finite=True)
+        x_train = x_train.flatten(1)  # (N, D)
+        y_train = check_labels(y_train, "y_train", n=x_train.shape[0])  # (N,) int64
+        check_positive_int(x_train.shape[0], "the number of training examples")
+        check_same_device(x_train=x_train, y_train=y_train)
         self.x_train = x_train  # (N, D)
-        self.y_train = y_train.long()  # (N,)
+        self.y_train = y_train  # (N,)
         self.num_classes = int(y_train.max()) + 1
         self._sq_norms = x_train.square().sum(dim=1)  # (N,), reused by every prediction
         return self
@@ -236,7 +214,7 @@ class KNearestNeighbor:
             raise RuntimeError(
                 "call fit(x_train, y_train) before kneighbors or predict"
             )
-        k = self.k if k is None else _check_k(k)
+        k = self.k if k is None else check_positive_int(k, "k")
         N = self.x_train.shape[0]
         if k > N:
             raise ValueError(
@@ -271,14 +249,10 @@ class KNearestNeighbor:
         return vote(self.y_train[idx], self.num_classes)
 
     def score(self, x: torch.Tensor, y: torch.Tensor, k: int | None = None) -> float:
-        """Accuracy of ``predict(x, k)`` against labels ``y``."""
-        return (self.predict(x, k) == y.to(self.y_train.device)).float().mean().item()
-
-
-def _check_k(k: int) -> int:
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    return k
+        """Accuracy of ``predict(x, k)`` against (M,) labels ``y``."""
+        pred = self.predict(x, k)  # (M,)
+        y = check_labels(y, "y", n=pred.shape[0]).to(pred.device)
+        return (pred == y).float().mean().item()
 
 
 def _smallest_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -315,11 +289,14 @@ def cross_validate(
     Returns:
         (len(k_choices), num_folds) accuracies.
     """
-    if not isinstance(num_folds, int) or num_folds < 2:
-        raise ValueError(f"num_folds must be an int >= 2, got {num_folds!r}")
+    x = check_float_tensor(x, "x", min_ndim=2, finite=True)
+    y = check_labels(y, "y", n=x.shape[0])
+    num_folds = check_positive_int(num_folds, "num_folds", minimum=2)
+    if num_folds > x.shape[0]:
+        raise ValueError(f"num_folds must be at most N = {x.shape[0]}, got {num_folds}")
     if len(k_choices) == 0:
         raise ValueError("k_choices must name at least one k")
-    ks = [_check_k(k) for k in k_choices]
+    ks = [check_positive_int(k, "k") for k in k_choices]
     x_folds, y_folds = torch.chunk(x, num_folds), torch.chunk(y, num_folds)
     acc = torch.zeros(len(ks), num_folds)
     for f in progress(range(num_folds), desc="cross-validation folds"):
@@ -337,9 +314,11 @@ def cross_validate(
 
 def best_k(k_choices: Sequence[int], accuracies: torch.Tensor) -> int:
     """The k with the highest mean accuracy over folds; a tie goes to the smallest k."""
+    check_float_tensor(accuracies, "accuracies", ndim=2, finite=True)
     if accuracies.shape[0] != len(k_choices):
         raise ValueError(
-            f"accuracies must have one row per k ({len(k_choices)}), got {tuple(accuracies.shape)}"
+            f"accuracies must have one row per k ({len(k_choices)}), "
+            f"got shape {tuple(accuracies.shape)}"
         )
     means = accuracies.mean(dim=1)
     best = means.max()

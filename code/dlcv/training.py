@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from dlcv._checks import check_labels, check_positive_int, check_tensor
 from dlcv.runtime import progress
 
 __all__ = ["History", "accuracy", "fit", "minibatches"]
@@ -54,8 +55,7 @@ def minibatches(
     Yields:
         int64 CPU tensors of indices, each of length ``batch_size`` (or less, at the end).
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = check_positive_int(batch_size, "batch_size")
     order = torch.randperm(n, generator=generator)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
@@ -75,22 +75,27 @@ def accuracy(
     Args:
         model: maps (B, ...) inputs to (B, C) class scores. An ``nn.Module`` is put in eval
             mode for the evaluation and restored afterwards.
-        x: (N, ...) inputs; y: (N,) integer labels.
+        x: (N, ...) inputs, N >= 1; y: (N,) integer labels.
+        batch_size: rows scored at once.
     """
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}"
-        )
+    check_tensor(x, "x")
+    check_positive_int(x.shape[0] if x.dim() else 0, "the number of examples N")
+    y = check_labels(y, "y", n=x.shape[0])
+    batch_size = check_positive_int(batch_size, "batch_size")
     was_training = isinstance(model, nn.Module) and model.training
     if isinstance(model, nn.Module):
         model.eval()
     correct = 0
-    for start in range(0, x.shape[0], batch_size):
-        scores = model(x[start : start + batch_size])  # (B, C)
-        correct += (scores.argmax(dim=1) == y[start : start + batch_size]).sum().item()
-    if was_training:
-        model.train()
-    return correct / max(1, x.shape[0])
+    try:
+        for start in range(0, x.shape[0], batch_size):
+            scores = model(x[start : start + batch_size])  # (B, C)
+            check_tensor(scores, "the model's scores", ndim=2)
+            labels = y[start : start + batch_size].to(scores.device)  # (B,)
+            correct += (scores.argmax(dim=1) == labels).sum().item()
+    finally:
+        if was_training:
+            model.train()
+    return correct / x.shape[0]
 
 
 def fit(
@@ -120,8 +125,7 @@ def fit(
         x_val, y_val: optional validation data, evaluated after each epoch.
         desc: label of the progress bar.
     """
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+    epochs = check_positive_int(epochs, "epochs", minimum=0)
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}"

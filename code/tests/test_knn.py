@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier
@@ -120,28 +121,78 @@ def test_best_k_prefers_smallest_k_on_ties():
 
 def test_bad_input_messages():
     x = torch.rand(4, 3)
-    with pytest.raises(TypeError, match="floating dtype, got torch.uint8"):
+    y = torch.zeros(4, dtype=torch.long)
+    with pytest.raises(
+        TypeError, match="x2 must have a floating dtype, got torch.uint8"
+    ):
         knn.distances_no_loops(x, torch.zeros(2, 3, dtype=torch.uint8))
-    with pytest.raises(ValueError, match="same D, got 3 and 2"):
+    with pytest.raises(ValueError, match="share D and dtype, got \\(D=3, .*\\(D=2"):
         knn.distances_one_loop(x, torch.rand(2, 2))
-    with pytest.raises(ValueError, match="shape \\(N, D\\)"):
+    with pytest.raises(
+        ValueError, match="x1 must have at least 2 dimensions, got shape"
+    ):
         knn.distances_two_loops(torch.rand(3), x)
-    with pytest.raises(ValueError, match="p must be 1 \\(L1\\) or 2 \\(L2\\), got 3"):
+    with pytest.raises(ValueError, match="p must be one of \\(1, 2\\), got 3"):
         knn.KNearestNeighbor(1, p=3)
-    with pytest.raises(ValueError, match="k must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="p must be one of \\(1, 2\\), got nan"):
+        knn.distances_no_loops(x, x, p=float("nan"))
+    with pytest.raises(ValueError, match="k must be an int >= 1, got 0"):
         knn.KNearestNeighbor(0)
-    with pytest.raises(TypeError, match="integer tensor"):
+    with pytest.raises(TypeError, match="k must be an int, got bool"):
+        knn.KNearestNeighbor(True)
+    assert knn.KNearestNeighbor(np.int64(3)).k == 3  # NumPy ints are ints
+    with pytest.raises(TypeError, match="y_train must have an integer dtype"):
         knn.KNearestNeighbor(1).fit(x, torch.rand(4))
-    with pytest.raises(ValueError, match="shape \\(4,\\), got \\(3,\\)"):
+    with pytest.raises(
+        TypeError, match="y_train must have an integer dtype, got torch.bool"
+    ):
+        knn.KNearestNeighbor(1).fit(x, torch.zeros(4, dtype=torch.bool))
+    with pytest.raises(
+        ValueError, match="y_train must have shape \\(4,\\), got \\(3,\\)"
+    ):
         knn.KNearestNeighbor(1).fit(x, torch.zeros(3, dtype=torch.long))
     with pytest.raises(
         ValueError, match="at most the number of training examples 4, got 5"
     ):
-        knn.KNearestNeighbor(5).fit(x, torch.zeros(4, dtype=torch.long)).predict(x)
+        knn.KNearestNeighbor(5).fit(x, y).predict(x)
     with pytest.raises(RuntimeError, match="call fit"):
         knn.KNearestNeighbor(1).predict(x)
     with pytest.raises(ValueError, match="one row per k"):
         knn.best_k([1, 2], torch.zeros(3, 5))
+
+
+def test_fit_rejects_what_would_fail_or_mislead_later():
+    x = torch.rand(4, 3)
+    with pytest.raises(ValueError, match="y_train must hold labels in >= 0, got -1"):
+        knn.KNearestNeighbor(1).fit(x, torch.tensor([0, 1, -1, 2]))
+    with pytest.raises(
+        ValueError, match="number of training examples must be an int >= 1"
+    ):
+        knn.KNearestNeighbor(1).fit(torch.rand(0, 3), torch.zeros(0, dtype=torch.long))
+    x_nan = x.clone()
+    x_nan[2, 1] = float("nan")
+    with pytest.raises(
+        ValueError, match="x_train must be finite, got 1 NaN or infinite"
+    ):
+        knn.KNearestNeighbor(1).fit(x_nan, torch.zeros(4, dtype=torch.long))
+    # uint8 labels (as IDX files store them) are labels, not a mask
+    model = knn.KNearestNeighbor(1).fit(
+        x, torch.tensor([3, 1, 0, 2], dtype=torch.uint8)
+    )
+    assert model.predict(x).tolist() == [3, 1, 0, 2]
+
+
+def test_score_and_cross_validation_check_their_labels_and_folds():
+    x = torch.rand(6, 3)
+    y = torch.tensor([0, 1, 0, 1, 0, 1])
+    model = knn.KNearestNeighbor(1).fit(x, y)
+    assert model.score(x, y) == 1.0
+    with pytest.raises(ValueError, match="y must have shape \\(6,\\), got \\(6, 1\\)"):
+        model.score(x, y[:, None])
+    with pytest.raises(ValueError, match="num_folds must be at most N = 6, got 7"):
+        knn.cross_validate(x, y, k_choices=[1], num_folds=7)
+    with pytest.raises(ValueError, match="accuracies must be finite, got 1 NaN"):
+        knn.best_k([1, 3], torch.tensor([[0.5, float("nan")], [0.4, 0.4]]))
 
 
 @pytest.mark.cuda

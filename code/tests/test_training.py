@@ -82,7 +82,7 @@ def test_bad_input():
     model = nn.Linear(5, 3).double()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     g = torch.Generator()
-    with pytest.raises(ValueError, match="epochs must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match="epochs must be an int >= 0, got -1"):
         training.fit(
             model, F.cross_entropy, opt, x, y, epochs=-1, batch_size=4, generator=g
         )
@@ -102,5 +102,29 @@ def test_bad_input():
             generator=g,
             x_val=x,
         )
-    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
         list(training.minibatches(5, 0, generator=g))
+
+
+def test_accuracy_rejects_inputs_that_would_give_a_wrong_fraction():
+    x, y = data()
+    model = nn.Linear(5, 3).double()
+    acc = training.accuracy(model, x, y)
+    assert 0 <= acc <= 1
+    assert training.accuracy(model, x, y.to(torch.uint8)) == acc  # IDX labels are uint8
+    with pytest.raises(
+        ValueError, match="y must have shape \\(64,\\), got \\(64, 1\\)"
+    ):
+        training.accuracy(model, x, y[:, None])  # used to broadcast to (64, 64): 2.0
+    with pytest.raises(
+        ValueError, match="number of examples N must be an int >= 1, got 0"
+    ):
+        training.accuracy(model, x[:0], y[:0])  # used to return 0.0
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got -1"):
+        training.accuracy(model, x, y, batch_size=-1)  # used to return 0.0
+    with pytest.raises(TypeError, match="y must have an integer dtype, got torch.bool"):
+        training.accuracy(model, x, y > 0)
+    model.train()
+    with pytest.raises(ValueError, match="the model's scores must have 2 dimensions"):
+        training.accuracy(lambda b: model(b)[:, 0], x, y)
+    assert model.training
