@@ -8,15 +8,15 @@ pixels :math:`p`:
 
 .. math::
 
-    d_1(I_1, I_2) = \sum_p \lvert I_1^p - I_2^p \rvert \qquad \text{(L1, Manhattan)} \quad (1)
+    d_1(I_1, I_2) = \sum_p \lvert I_1^p - I_2^p \rvert \qquad \text{(L1, Manhattan)} \quad (1.1)
 
-    d_2(I_1, I_2) = \sqrt{\sum_p (I_1^p - I_2^p)^2} \qquad \text{(L2, Euclidean)} \quad (2)
+    d_2(I_1, I_2) = \sqrt{\sum_p (I_1^p - I_2^p)^2} \qquad \text{(L2, Euclidean)} \quad (1.2)
 
 Without loops, the squared L2 distance expands into one matrix product:
 
 .. math::
 
-    \lVert x - y \rVert^2 = \lVert x \rVert^2 + \lVert y \rVert^2 - 2\, x^\top y \quad (3)
+    \lVert x - y \rVert^2 = \lVert x \rVert^2 + \lVert y \rVert^2 - 2\, x^\top y \quad (1.3)
 
 Training costs O(1) (store the data); predicting costs O(N D) per test example for N training
 examples of dimension D.
@@ -79,7 +79,7 @@ def distances_two_loops(
     Args:
         x1: (M, D) or (M, ...) examples, e.g. test images.
         x2: (N, D) or (N, ...) examples, e.g. training images.
-        p: 1 for the L1 distance, Eq. (1); 2 for the L2 distance, Eq. (2).
+        p: 1 for the L1 distance, Eq. (1.1); 2 for the L2 distance, Eq. (1.2).
 
     Returns:
         (M, N) distances, like ``torch.cdist(x1, x2, p=p)``.
@@ -91,9 +91,9 @@ def distances_two_loops(
         for j in range(N):
             diff = x1[i] - x2[j]  # (D,)
             if p == 1:
-                dists[i, j] = diff.abs().sum()  # Eq. (1)
+                dists[i, j] = diff.abs().sum()  # Eq. (1.1)
             else:
-                dists[i, j] = diff.square().sum().sqrt()  # Eq. (2)
+                dists[i, j] = diff.square().sum().sqrt()  # Eq. (1.2)
     return dists
 
 
@@ -106,9 +106,9 @@ def distances_one_loop(
     for i in range(x1.shape[0]):
         diff = x2 - x1[i]  # (N, D) by broadcasting (D,) against (N, D)
         if p == 1:
-            dists[i] = diff.abs().sum(dim=1)  # Eq. (1)
+            dists[i] = diff.abs().sum(dim=1)  # Eq. (1.1)
         else:
-            dists[i] = diff.square().sum(dim=1).sqrt()  # Eq. (2)
+            dists[i] = diff.square().sum(dim=1).sqrt()  # Eq. (1.2)
     return dists
 
 
@@ -121,7 +121,7 @@ def distances_no_loops(
 ) -> torch.Tensor:
     """Like :func:`distances_two_loops`, with no Python loop over examples.
 
-    For p = 2 this is Eq. (3): one matrix product plus two vectors of squared norms.
+    For p = 2 this is Eq. (1.3): one matrix product plus two vectors of squared norms.
 
     For p = 1 there is no such identity. Broadcasting ``x1[:, None, :] - x2[None, :, :]`` builds
     an (M, N, D) difference tensor, 31 GB for 10,000 test and 60,000 training images, so it is
@@ -136,7 +136,7 @@ def distances_no_loops(
     if p == 2:
         sq1 = x1.square().sum(dim=1, keepdim=True)  # (M, 1)
         sq2 = x2.square().sum(dim=1)  # (N,)
-        # Eq. (3): (M, D) @ (D, N) -> (M, N)
+        # Eq. (1.3): (M, D) @ (D, N) -> (M, N)
         sq = torch.addmm(sq2, x1, x2.T, alpha=-2).add_(sq1)
         return sq.clamp_(min=0).sqrt_()  # rounding can make tiny squares negative
     if block_elements is None:
@@ -147,7 +147,7 @@ def distances_no_loops(
     dists = x1.new_empty(M, N)
     for i in range(0, M, bm):
         for j in range(0, N, bn):
-            # (m, 1, D) - (1, n, D) -> (m, n, D), then Eq. (1) sums over D -> (m, n)
+            # (m, 1, D) - (1, n, D) -> (m, n, D), then Eq. (1.1) sums over D -> (m, n)
             diff = x1[i : i + bm, None, :] - x2[None, j : j + bn, :]
             dists[i : i + bm, j : j + bn] = diff.abs_().sum(dim=2)
     return dists
@@ -230,7 +230,7 @@ class KNearestNeighbor:
         for s in range(0, x.shape[0], self.batch_size):
             xb = x[s : s + self.batch_size]  # (B, D)
             if self.p == 2:
-                # Eq. (3) without the constant ||x||^2, which does not change the ranking.
+                # Eq. (1.3) without the constant ||x||^2, which does not change the ranking.
                 scores = torch.addmm(  # (B, D) @ (D, N) -> (B, N)
                     self._sq_norms, xb, self.x_train.T, alpha=-2, out=buffer[: len(xb)]
                 )
