@@ -235,7 +235,7 @@ def test_an_unreadable_file_is_not_called_corrupt(small_files):
     path = folder / "train-images-idx3-ubyte.gz"
     (folder / "a-folder.gz").mkdir()
     with pytest.raises(IsADirectoryError):  # was reported as "corrupt or partial"
-        data.read_idx_file(folder / "a-folder.gz")  # an OSError that is not about the bytes
+        data.read_idx_file(folder / "a-folder.gz")
     path.chmod(0)
     try:
         if os.access(path, os.R_OK):  # root reads anything: nothing more to show
