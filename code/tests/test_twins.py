@@ -127,12 +127,13 @@ def test_exercise_stubs_run_in_a_jupyter_kernel_as_on_the_page():
 
     That is what a reader sees in Colab, Binder or Jupyter before writing any code: no
     error, so "Run all" goes on past the exercises. The cells run without the rest of
-    their chapter, so a stub may depend on nothing but ``dlcv``.
+    their chapter, so a stub may depend on nothing but ``torch`` and ``dlcv``.
     """
     import nbformat
     from nbclient import NotebookClient
 
-    cells, expected = [nbformat.v4.new_code_cell("from dlcv import exercises")], []
+    preamble = "import torch\n\nfrom dlcv import exercises"
+    cells, expected = [nbformat.v4.new_code_cell(preamble)], []
     for chapter in twins.chapters(ROOT):
         twin = json.loads(chapter.with_suffix(".ipynb").read_text())
         for cell in twin["cells"]:
