@@ -183,7 +183,10 @@ class Value:
     def max(self, other: Value | Number) -> Value:
         """``max(self, other)``, like ``torch.maximum``: ties split the gradient."""
         other = _as_value(other)
-        out = Value(max(self.data, other.data), (self, other), "max")
+        # Python's max(nan, 1) is nan but max(1, nan) is 1; torch.maximum: nan for both.
+        nan = math.isnan(self.data) or math.isnan(other.data)
+        data = math.nan if nan else max(self.data, other.data)
+        out = Value(data, (self, other), "max")
 
         def _backward() -> None:
             # Eq. (11): the max gate routes the gradient to the larger input
@@ -242,7 +245,8 @@ class Value:
 
     def relu(self) -> Value:
         """:math:`\\max(0, x)`; the gradient at 0 is 0, as in ``torch.relu``."""
-        out = Value(max(0.0, self.data), (self,), "relu")
+        data = 0.0 if self.data <= 0 else self.data  # NaN stays NaN, as in torch.relu
+        out = Value(data, (self,), "relu")
 
         def _backward() -> None:
             self.grad += (self.data > 0) * out.grad  # Eq. (9)

@@ -377,3 +377,15 @@ def test_engine_matches_torch_on_cuda():
     assert_close(
         torch.tensor([a.grad, b.grad]).double(), torch.stack([at.grad, bt.grad]).cpu()
     )
+
+
+def test_nan_propagates_through_relu_and_max_as_in_torch():
+    import math
+
+    assert math.isnan(Value(math.nan).relu().data)
+    assert math.isnan(torch.relu(torch.tensor(math.nan)).item())
+    for a, b in ((math.nan, 1.0), (1.0, math.nan)):
+        expected = torch.maximum(torch.tensor(a), torch.tensor(b)).item()
+        assert math.isnan(expected)
+        assert math.isnan(Value(a).max(Value(b)).data), (a, b)
+    assert Value(-2.0).relu().data == 0.0 and Value(3.0).max(2.0).data == 3.0
