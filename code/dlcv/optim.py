@@ -113,6 +113,7 @@ def sgd_step(
         The new velocity :math:`v_{t+1}`, same shape as ``param``; None if
         ``momentum == 0``.
     """
+    _check_step(locals())  # grad fits param; every hyperparameter is in range
     if weight_decay != 0:
         # Eq. (1): g = grad f + lambda x
         grad = grad.add(param, alpha=weight_decay)
@@ -160,6 +161,7 @@ def adagrad_step(
         weight_decay: :math:`\lambda` in Eq. (1).
         eps: :math:`\epsilon`, added outside the square root.
     """
+    _check_step(locals())  # grad fits param; every hyperparameter is in range
     if weight_decay != 0:
         # Eq. (1)
         grad = grad.add(param, alpha=weight_decay)
@@ -200,6 +202,7 @@ def rmsprop_step(
         weight_decay: :math:`\lambda` in Eq. (1).
         momentum: :math:`\mu` in Eq. (10); 0 gives Eq. (9).
     """
+    _check_step(locals())  # grad fits param; every hyperparameter is in range
     if weight_decay != 0:
         # Eq. (1)
         grad = grad.add(param, alpha=weight_decay)
@@ -248,6 +251,7 @@ def adam_step(
             :math:`\hat v_t`.
         weight_decay: :math:`\lambda` in Eq. (1) (L2, not AdamW's decay).
     """
+    _check_step(locals())  # grad fits param; every hyperparameter is in range
     if step < 1:
         raise ValueError(
             "step must be >= 1 (the bias correction 1 - beta**t is 0 at "
@@ -307,8 +311,51 @@ def _next_step(state: dict[str, Any]) -> int:
     return state["step"]
 
 
+def _check_step(args: dict[str, Any]) -> None:
+    """Check a functional step's ``locals()``: grad fits param, hyperparameters in range.
+
+    Each hyperparameter must be finite first, since ``nan < 0`` is False.
+    """
+    param, grad = args["param"], args["grad"]
+    if grad.shape != param.shape:
+        raise ValueError(
+            f"grad must have the shape of param {tuple(param.shape)}, "
+            f"got {tuple(grad.shape)}"
+        )
+    for name in ("lr", "momentum", "dampening", "weight_decay", "lr_decay", "eps"):
+        if name in args:
+            _check_nonnegative(name, args[name])
+    for name in ("alpha", "beta1", "beta2"):
+        if name in args:
+            _check_decay(name, args[name])
+
+
+def _check_betas(name: str, value: object) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (beta1, beta2), got {value!r}")
+    return (_check_decay("beta1", value[0]), _check_decay("beta2", value[1]))
+
+
 class _Optimizer(torch.optim.Optimizer):
-    """The shared ``step``: run the closure, then update each parameter with a grad."""
+    """The shared ``step``: run the closure, then update each parameter with a grad.
+
+    Every parameter group is checked like the constructor's defaults, also one given
+    to the constructor as a dict or added later with ``add_param_group``.
+    """
+
+    # (hyperparameter, its check), applied to every parameter group
+    _CHECKS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = ()
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group, with its hyperparameters checked (see the class)."""
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        try:
+            for name, check in self._CHECKS:
+                group[name] = check(name, group[name])
+        except (TypeError, ValueError):
+            self.param_groups.pop()  # leave the optimizer as it was
+            raise
 
     def _update(self, param: torch.Tensor, group: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -338,6 +385,11 @@ class _Optimizer(torch.optim.Optimizer):
                     raise TypeError(
                         f"{type(self).__name__} needs dense gradients, got a sparse one"
                     )
+                if param.grad.shape != param.shape:
+                    raise ValueError(
+                        f"a gradient of shape {tuple(param.grad.shape)} does not fit its "
+                        f"parameter of shape {tuple(param.shape)}"
+                    )
                 self._update(param, group)
         return loss
 
@@ -361,6 +413,13 @@ class SGD(_Optimizer):
         weight_decay: L2 coefficient :math:`\lambda \ge 0`.
         nesterov: Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
     """
+
+    _CHECKS = (
+        ("lr", _check_nonnegative),
+        ("momentum", _check_nonnegative),
+        ("dampening", _check_nonnegative),
+        ("weight_decay", _check_nonnegative),
+    )
 
     def __init__(
         self,
@@ -418,6 +477,14 @@ class Adagrad(_Optimizer):
         initial_accumulator_value: :math:`G_0 \ge 0`, the starting value of the sum.
         eps: :math:`\epsilon \ge 0`, added outside the square root.
     """
+
+    _CHECKS = (
+        ("lr", _check_nonnegative),
+        ("lr_decay", _check_nonnegative),
+        ("weight_decay", _check_nonnegative),
+        ("initial_accumulator_value", _check_nonnegative),
+        ("eps", _check_nonnegative),
+    )
 
     def __init__(
         self,
@@ -482,6 +549,14 @@ class RMSprop(_Optimizer):
         momentum: :math:`\mu \ge 0`, momentum on the normalized step, Eq. (10).
     """
 
+    _CHECKS = (
+        ("lr", _check_nonnegative),
+        ("alpha", _check_decay),
+        ("eps", _check_nonnegative),
+        ("weight_decay", _check_nonnegative),
+        ("momentum", _check_nonnegative),
+    )
+
     def __init__(
         self,
         params: Params,
@@ -537,6 +612,13 @@ class Adam(_Optimizer):
         eps: :math:`\epsilon \ge 0`, added outside the square root.
         weight_decay: L2 coefficient :math:`\lambda \ge 0`, added to the gradient.
     """
+
+    _CHECKS = (
+        ("lr", _check_nonnegative),
+        ("betas", _check_betas),
+        ("eps", _check_nonnegative),
+        ("weight_decay", _check_nonnegative),
+    )
 
     def __init__(
         self,

@@ -468,3 +468,47 @@ def test_cuda_matches_cpu_and_torch(ours_cls, torch_cls, kwargs):
     ):
         assert_close(q.cpu(), p, rtol=1e-9, atol=1e-9)
         assert_close(q, r.detach(), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("cls", "bad", "message"),
+    [
+        (optim.SGD, {"lr": -0.1}, "lr must be >= 0, got -0.1"),
+        (optim.SGD, {"weight_decay": -5}, "weight_decay must be >= 0, got -5"),
+        (optim.Adagrad, {"lr": float("nan")}, "lr must be a finite number, got nan"),
+        (optim.RMSprop, {"alpha": 1.0}, "alpha must be in \\[0, 1\\), got 1.0"),
+        (optim.Adam, {"betas": (1.5, 0.9)}, "beta1 must be in \\[0, 1\\), got 1.5"),
+        (optim.Adam, {"betas": 0.9}, "betas must be a pair"),
+    ],
+)
+def test_every_parameter_group_is_checked_like_the_defaults(cls, bad, message):
+    a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(3))
+    with pytest.raises(ValueError, match=message):
+        cls([{"params": [a]}, {"params": [b], **bad}], lr=0.1)
+    opt = cls([a], lr=0.1)
+    with pytest.raises(ValueError, match=message):
+        opt.add_param_group({"params": [b], **bad})
+    assert len(opt.param_groups) == 1  # the bad group was not kept
+    opt.add_param_group({"params": [b]})  # a good one still can be
+    assert len(opt.param_groups) == 2
+
+
+def test_functional_steps_check_the_gradient_shape_and_their_hyperparameters():
+    p, g = torch.ones(3, 2), torch.ones(2)  # g would broadcast over the rows
+    with pytest.raises(
+        ValueError, match="grad must have the shape of param \\(3, 2\\)"
+    ):
+        optim.sgd_step(p, g, None, lr=0.1)
+    assert torch.equal(p, torch.ones(3, 2))
+    g = torch.ones(3, 2)
+    with pytest.raises(ValueError, match="lr must be >= 0, got -1"):
+        optim.sgd_step(p, g, None, lr=-1)
+    with pytest.raises(ValueError, match="eps must be a finite number, got nan"):
+        optim.adagrad_step(p, g, torch.zeros(3, 2), step=1, lr=0.1, eps=float("nan"))
+    with pytest.raises(ValueError, match="alpha must be in \\[0, 1\\), got 1.5"):
+        optim.rmsprop_step(p, g, torch.zeros(3, 2), None, lr=0.1, alpha=1.5)
+    with pytest.raises(ValueError, match="beta2 must be in \\[0, 1\\), got 1.0"):
+        optim.adam_step(
+            p, g, torch.zeros(3, 2), torch.zeros(3, 2), step=1, lr=0.1, beta2=1.0
+        )
+    assert torch.equal(p, torch.ones(3, 2))  # nothing moved
