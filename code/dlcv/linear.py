@@ -76,6 +76,7 @@ from typing import Any
 
 import torch
 
+from dlcv._checks import check_labels
 from dlcv.runtime import progress
 
 __all__ = [
@@ -124,24 +125,24 @@ def _check_penalty(penalty: str, beta: float) -> None:
         raise ValueError(f"beta must be a non-negative number, got {beta!r}")
 
 
-def _check_labels(y: object, n: int, num_classes: int, device: torch.device) -> None:
-    if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex():
-        got = y.dtype if isinstance(y, torch.Tensor) else type(y).__name__
-        raise TypeError(f"y must be an integer tensor of labels, got {got}")
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},), got {tuple(y.shape)}")
+def _check_labels(
+    y: object, n: int, num_classes: int, device: torch.device
+) -> torch.Tensor:
+    """(n,) integer labels in [0, num_classes) on ``device``, as int64.
+
+    uint8 labels (as IDX files store them) become int64: indexing with uint8 would select
+    by mask; bool labels are rejected.
+    """
+    y = check_labels(y, "y", n=n, num_classes=num_classes)
     if y.device != device:
         raise ValueError(f"y must be on {device} like X, got {y.device}")
-    if n and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ValueError(
-            f"labels must lie in [0, {num_classes - 1}], "
-            f"got values in [{int(y.min())}, {int(y.max())}]"
-        )
+    return y
 
 
 def _check_loss_inputs(
     W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
-) -> None:
+) -> torch.Tensor:
+    """Check a loss's inputs; return the labels as int64."""
     _check_float("W", W, 2, "(C, D)")
     _check_float("X", X, 2, "(N, D)")
     if X.shape[1] != W.shape[1]:
@@ -155,9 +156,9 @@ def _check_loss_inputs(
         )
     if X.shape[0] == 0:
         raise ValueError("X must hold at least one example, got N = 0")
-    _check_labels(y, X.shape[0], W.shape[0], X.device)
     if not isinstance(reg, (int, float)) or isinstance(reg, bool) or reg < 0:
         raise ValueError(f"reg must be a non-negative number, got {reg!r}")
+    return _check_labels(y, X.shape[0], W.shape[0], X.device)
 
 
 def _check_train_args(
@@ -296,7 +297,7 @@ def svm_loss_naive(
     Returns:
         ``(loss, dW)``: the 0-dim loss L(W) of Eq. (8) and its (C, D) gradient.
     """
-    _check_loss_inputs(W, X, y, reg)
+    y = _check_loss_inputs(W, X, y, reg)  # (N,) int64
     C, N = W.shape[0], X.shape[0]  # W: (C, D), X: (N, D)
     labels = y.tolist()
     loss = W.new_zeros(())
@@ -327,7 +328,7 @@ def svm_loss_vectorized(
     beta: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Like :func:`svm_loss_naive`, with no Python loop."""
-    _check_loss_inputs(W, X, y, reg)
+    y = _check_loss_inputs(W, X, y, reg)  # (N,) int64
     N = X.shape[0]
     rows = torch.arange(N, device=X.device)
     scores = X @ W.T  # Eq. (1): (N, D) @ (D, C) -> (N, C)
@@ -356,7 +357,7 @@ def softmax_loss_naive(
 
     Args and Returns as in :func:`svm_loss_naive` (there is no margin).
     """
-    _check_loss_inputs(W, X, y, reg)
+    y = _check_loss_inputs(W, X, y, reg)  # (N,) int64
     C, N = W.shape[0], X.shape[0]  # W: (C, D), X: (N, D)
     labels = y.tolist()
     loss = W.new_zeros(())
@@ -383,7 +384,7 @@ def softmax_loss_vectorized(
     beta: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Like :func:`softmax_loss_naive`, with no Python loop."""
-    _check_loss_inputs(W, X, y, reg)
+    y = _check_loss_inputs(W, X, y, reg)  # (N,) int64
     N = X.shape[0]
     rows = torch.arange(N, device=X.device)
     scores = X @ W.T  # Eq. (1): (N, D) @ (D, C) -> (N, C)
@@ -551,7 +552,7 @@ class LinearClassifier:
         """
         X = self._check_x(X)
         N = X.shape[0]
-        _check_labels(y, N, self.out_features, X.device)
+        y = _check_labels(y, N, self.out_features, X.device)  # (N,) int64
         _check_train_args(learning_rate, reg, num_iters, batch_size)
         X1 = append_ones(X)  # Eq. (2), once for all steps: (N, D + 1)
         losses = self.W.new_empty(num_iters)  # on the device: no sync per step

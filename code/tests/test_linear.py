@@ -281,12 +281,12 @@ def test_bad_input_messages():
     with pytest.raises(ValueError, match=r"y must have shape \(12,\), got \(11,\)"):
         linear.softmax_loss_vectorized(W, X, y[:11])
     with pytest.raises(
-        TypeError, match="y must be an integer tensor of labels, got torch.float64"
+        TypeError, match="y must have an integer dtype, got torch.float64"
     ):
         linear.svm_loss_vectorized(W, X, y.double())
-    with pytest.raises(
-        ValueError, match=r"labels must lie in \[0, 4\], got values in \[5, 5\]"
-    ):
+    with pytest.raises(TypeError, match="y must have an integer dtype, got torch.bool"):
+        linear.svm_loss_vectorized(W, X, y > 2)
+    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 5\), got 5"):
         linear.softmax_loss_vectorized(W, X, torch.full((12,), 5))
     with pytest.raises(ValueError, match="share dtype and device, got torch.float32"):
         linear.svm_loss_vectorized(W, X.float(), y)
@@ -356,3 +356,23 @@ def test_cuda_matches_cpu():
             assert model.W.device.type == "cuda"
             assert losses == pytest.approx(cpu_losses, rel=1e-3)
             assert_close(model.weight.cpu(), cpu_weight, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        linear.svm_loss_naive,
+        linear.svm_loss_vectorized,
+        linear.softmax_loss_naive,
+        linear.softmax_loss_vectorized,
+    ],
+)
+def test_uint8_labels_index_like_int64_labels_when_n_equals_c(loss):
+    """IDX labels are uint8; with N == C, uint8 indexing would select by mask instead."""
+    g = torch.Generator().manual_seed(5)
+    W = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    X = torch.randn(4, 3, generator=g, dtype=torch.float64)  # N = C = 4
+    y = torch.tensor([2, 0, 3, 1])
+    expected = loss(W, X, y, 0.1)
+    got = loss(W, X, y.to(torch.uint8), 0.1)
+    torch.testing.assert_close(got, expected)
