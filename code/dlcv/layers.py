@@ -58,6 +58,8 @@ import math
 import torch
 from torch import nn
 
+from dlcv._checks import check_float_tensor, check_labels
+
 __all__ = [
     "PARAM_NAMES",
     "Linear",
@@ -225,22 +227,8 @@ def softmax_cross_entropy_forward(
     Returns:
         ``(loss, cache)``: loss is a 0-dim tensor; cache is ``(log_probs, target)``.
     """
-    _check_float("scores", scores)
-    if scores.dim() != 2:
-        raise ValueError(f"scores must have shape (N, C), got {tuple(scores.shape)}")
-    N, C = scores.shape
-    if not isinstance(target, torch.Tensor) or target.dtype.is_floating_point:
-        raise TypeError(
-            f"target must be an integer tensor of labels, got "
-            f"{getattr(target, 'dtype', type(target).__name__)}"
-        )
-    if target.shape != (N,):
-        raise ValueError(f"target must have shape ({N},), got {tuple(target.shape)}")
-    if N > 0 and (target.min() < 0 or target.max() >= C):
-        raise ValueError(
-            f"target must hold labels in [0, {C}), got values in "
-            f"[{int(target.min())}, {int(target.max())}]"
-        )
+    N, C = check_float_tensor(scores, "scores", ndim=2).shape
+    target = check_labels(target, "target", n=N, num_classes=C)  # int64, not a mask
     shifted = scores - scores.amax(dim=1, keepdim=True)  # (N, C), max 0: no overflow
     log_norm = shifted.exp().sum(dim=1, keepdim=True).log()  # (N, 1)
     log_probs = shifted - log_norm  # Eq. (7): (N, C), log P

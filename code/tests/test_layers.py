@@ -303,19 +303,32 @@ def test_bad_input_messages():
     with pytest.raises(ValueError, match="output's shape \\(5, 4\\), got \\(4, 5\\)"):
         layers.relu_backward(torch.zeros(4, 5), cache)
     with pytest.raises(
-        ValueError, match="scores must have shape \\(N, C\\), got \\(5,\\)"
+        ValueError, match="scores must have 2 dimensions, got shape \\(5,\\)"
     ):
         layers.softmax_cross_entropy(torch.zeros(5), torch.zeros(5, dtype=torch.long))
-    with pytest.raises(TypeError, match="integer tensor of labels, got torch.float32"):
+    with pytest.raises(
+        TypeError, match="target must have an integer dtype, got torch.float32"
+    ):
         layers.softmax_cross_entropy(x, torch.zeros(5))
+    with pytest.raises(
+        TypeError, match="target must have an integer dtype, got torch.bool"
+    ):
+        layers.softmax_cross_entropy(x, torch.zeros(5, dtype=torch.bool))
     with pytest.raises(
         ValueError, match="target must have shape \\(5,\\), got \\(4,\\)"
     ):
         layers.softmax_cross_entropy(x, torch.zeros(4, dtype=torch.long))
     with pytest.raises(
-        ValueError, match="labels in \\[0, 4\\), got values in \\[0, 7\\]"
+        ValueError, match="target must hold labels in \\[0, 4\\), got 7"
     ):
         layers.softmax_cross_entropy(x, torch.tensor([0, 1, 7, 2, 3]))
+    # uint8 labels (IDX files) index like int64 ones, also when N == C
+    square = torch.randn(4, 4, dtype=torch.float64)
+    t = torch.tensor([3, 0, 2, 1])
+    assert_close(
+        layers.softmax_cross_entropy(square, t.to(torch.uint8)),
+        layers.softmax_cross_entropy(square, t),
+    )
     with pytest.raises(
         ValueError, match="hidden_features must be a positive int, got 0"
     ):
