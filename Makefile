@@ -4,7 +4,8 @@
 #               and check every built page in headless Chromium
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-PYTHON ?= python3
+# The locks are made for CPython 3.11 on x86_64 Linux (see `lock`).
+PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 # -W: any Sphinx warning fails the build; -n: so does a broken reference;
@@ -12,8 +13,12 @@ BIN := $(VENV)/bin
 # execute.raise_on_error in _config.yml.
 JB_FLAGS := --warningiserror --nitpick --keep-going
 FASHION_DEB_DIR := /usr/share/datasets/fashion-mnist
+# What .venv installs: every package, transitive ones included, pinned with its sha256
+# hashes (written by `make lock`). The default holds torch's CPU build; the GPU workflow
+# sets LOCK=requirements-cuda-lock.txt, the same pins with torch's CUDA build.
+LOCK ?= requirements-lock.txt
 
-.PHONY: book test setup data node browser lint unit build site twins bench clean
+.PHONY: book test setup lock data node browser lint unit build site twins bench clean
 
 book: setup data build
 
@@ -21,11 +26,47 @@ test: setup data node browser lint unit build site
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# The stamp names the lock installed: another LOCK than last time installs again.
+ifneq ($(shell cat $(VENV)/.installed 2>/dev/null),$(LOCK))
+.PHONY: $(VENV)/.installed
+endif
+
+# --require-hashes: pip installs exactly the lock's files (pip included) or stops.
+# dlcv cannot be hashed: it comes after, without dependencies (the lock holds them all)
+# and built with the lock's setuptools.
+$(VENV)/.installed: $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import platform as p, sys; v = (sys.implementation.name, \
+	  sys.version_info[:2], sys.platform, p.machine()); sys.exit(None if v == ("cpython", \
+	  (3, 11), "linux", "x86_64") else f"$(LOCK) is for CPython 3.11 on x86_64 Linux, " \
+	  f"but $(PYTHON) is {p.python_implementation()} {p.python_version()} on " \
+	  f"{p.machine()} {sys.platform}")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
-	touch $@
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	echo $(LOCK) > $@
+
+# Regenerate both locks from requirements.txt and pyproject.toml (dlcv's dependencies
+# and its test extra) with uv, installed at a fixed version into a throwaway venv. They
+# are for CPython 3.11 on x86_64 Linux (manylinux_2_28) and also pin pip. LOCK_DATE: the
+# resolver sees only releases uploaded before it, so the same command writes the same
+# files; move it forward to take newer transitive releases. The CPU lock takes torch's
+# CPU build (2.13.0+cpu) from TORCH_CPU_WHEELS, pip's find-links where set (/opt/wheels
+# on the CI machines), else PyTorch's CPU wheel page; the CUDA lock takes PyPI's torch,
+# the CUDA build on Linux, with its nvidia-* libraries.
+UV_VERSION := 0.13.9
+LOCK_DATE ?= 2026-11-30T00:00:00Z
+TORCH_CPU_WHEELS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+UV_COMPILE = pip compile requirements.txt pyproject.toml - --extra test --upgrade \
+  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+  --exclude-newer $(LOCK_DATE) --no-config --custom-compile-command "make lock" --quiet
+
+lock:
+	tool="$$(mktemp -d)" && trap 'rm -rf "$$tool"' EXIT \
+	  && $(PYTHON) -m venv "$$tool" \
+	  && "$$tool/bin/python" -m pip install --quiet uv==$(UV_VERSION) \
+	  && echo pip | "$$tool/bin/uv" $(UV_COMPILE) \
+	    $(addprefix --find-links ,$(TORCH_CPU_WHEELS)) -o requirements-lock.txt \
+	  && echo pip | "$$tool/bin/uv" $(UV_COMPILE) -o requirements-cuda-lock.txt
 
 # Fashion-MNIST: Debian's package where we are root on Debian/Ubuntu, else the loader
 # downloads the official files once into its cache and verifies them.
@@ -60,8 +101,8 @@ browser:
 	fi
 
 lint: setup
-	$(BIN)/ruff check code benchmarks
-	$(BIN)/ruff format --check code benchmarks
+	$(BIN)/ruff check code benchmarks tools
+	$(BIN)/ruff format --check code benchmarks tools
 	$(BIN)/actionlint .github/workflows/*.yml
 
 unit: setup
@@ -76,7 +117,7 @@ site: setup node
 
 # Regenerate the Colab/Binder notebook twins of the chapters (tests check they are in sync).
 twins: setup
-	$(BIN)/python -m dlcv.twins
+	$(BIN)/python -m dlcv._book.twins
 
 bench: setup data
 	$(BIN)/python benchmarks/bench_knn.py

@@ -1,18 +1,20 @@
-"""Benchmark: kNN prediction on Fashion-MNIST, dlcv against the built-ins and scikit-learn.
+"""Benchmark kNN prediction on Fashion-MNIST: dlcv against built-ins and scikit-learn.
 
 One run times, side by side on the same data and the same machine:
 
-* ``matmul``   -- the bare ``(M, 784) @ (784, N)`` product, the hardware's floor for L2 kNN
-                  (every method must at least compute all M x N inner products);
+* ``matmul``   -- the bare ``(M, 784) @ (784, N)`` product, the hardware's floor for
+                  L2 kNN (every method must at least compute all M x N inner products);
 * ``dlcv``     -- ``dlcv.knn.KNearestNeighbor(k).predict`` (no-loop L2, Eq. (3));
-* ``torch``    -- a naive built-in version: ``torch.cdist`` then ``topk`` over the whole matrix;
-* ``sklearn``  -- ``KNeighborsClassifier(algorithm="brute")``, scikit-learn's brute force.
+* ``torch``    -- a naive built-in version: ``torch.cdist`` then ``topk`` over the
+                  whole matrix;
+* ``sklearn``  -- scikit-learn's brute force,
+                  ``KNeighborsClassifier(algorithm="brute")``.
 
-It prints each time and its ratios to ``matmul`` and to ``sklearn``, and checks that dlcv
-and scikit-learn predict the same labels. The default problem is the full one: 10,000 test
-images against 60,000 training images.
+It prints each time and its ratios to ``matmul`` and to ``sklearn``, and checks that
+dlcv and scikit-learn predict the same labels. The default problem is the full one:
+10,000 test images against 60,000 training images.
 
-    python benchmarks/bench_knn.py                 # full problem (about a minute on 2 cores)
+    python benchmarks/bench_knn.py                 # full problem (~1 min on 2 cores)
     python benchmarks/bench_knn.py --n-test 1000   # smaller
     python benchmarks/bench_knn.py --synthetic     # random data, no data files needed
 """
@@ -44,7 +46,7 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
 
 
 def naive_torch(x_train, y_train, x_test, k):
-    """Built-ins only: the full distance matrix from torch.cdist, then topk and a vote."""
+    """Built-ins only: the full distance matrix by torch.cdist, then topk and a vote."""
     idx = torch.cdist(x_test, x_train).topk(k, dim=1, largest=False).indices
     return torch.mode(y_train[idx], dim=1).values
 
@@ -101,7 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     gflop = 2 * M * N * D / 1e9
     print(
-        f"\n{'method':10s} {'seconds':>9s} {'GFLOP/s':>9s} {'/ matmul':>9s} {'/ sklearn':>10s}"
+        f"\n{'method':10s} {'seconds':>9s} {'GFLOP/s':>9s} "
+        f"{'/ matmul':>9s} {'/ sklearn':>10s}"
     )
     for name, t in times.items():
         print(

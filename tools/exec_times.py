@@ -2,8 +2,8 @@
 
     .venv/bin/python tools/exec_times.py [BUILD_DIR]    # default: _build
 
-Times are those of the last execution of each chapter (a chapter served from the cache keeps
-the time of the run that filled the cache).
+Times are those of the last execution of each chapter (a chapter served from the cache
+keeps the time of the run that filled the cache).
 """
 
 import pickle
@@ -17,5 +17,6 @@ for doc, meta in sorted(env.nb_metadata.items()):
     data = meta.get("exec_data")
     if data:
         print(
-            f"{doc:28s} {data['runtime']:6.1f} s  {data['method']}  ok={data['succeeded']}"
+            f"{doc:28s} {data['runtime']:6.1f} s  "
+            f"{data['method']}  ok={data['succeeded']}"
         )

@@ -1,11 +1,12 @@
 """Screenshot a page of the built book in headless Chromium, as a reader sees it.
 
-    .venv/bin/python tools/screenshot.py book/knn.html --section exercises --out /tmp/shots
+    .venv/bin/python tools/screenshot.py book/knn.html --section exercises
 
 serves the built site (``_build/html`` or ``--site``) on 127.0.0.1, opens the page with
-MathJax served from ``node_modules/mathjax`` (no network), waits for the formulas, and writes
-PNG slices of at most ``--height`` pixels each (the whole page, or only the section whose
-id is given), so that an image viewer can show them at full resolution. It prints the paths.
+MathJax served from ``node_modules/mathjax`` (no network), waits for the formulas, and
+writes PNG slices of at most ``--height`` pixels each (the whole page, or only the
+section whose id is given) into ``--out`` (``/tmp/shots`` by default), so that an image
+viewer can show them at full resolution. It prints the paths.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Fashion-MNIST, loaded from verified IDX files.
 
 Used by every chapter that trains on real images, starting with the kNN chapter.
-Dataset: Xiao, Rasul and Vollgraf, "Fashion-MNIST: a Novel Image Dataset for Benchmarking
-Machine Learning Algorithms" (2017). 60,000 training and 10,000 test images, 28x28 grey levels,
-10 classes. Torch counterpart: ``torchvision.datasets.FashionMNIST``.
+Dataset: Xiao, Rasul and Vollgraf, "Fashion-MNIST: a Novel Image Dataset for
+Benchmarking Machine Learning Algorithms" (2017). 60,000 training and 10,000 test
+images, 28x28 grey levels, 10 classes. Torch counterpart:
+``torchvision.datasets.FashionMNIST``.
 
 Where the files come from, in this order (the first folder holding a file wins):
 
@@ -11,15 +12,16 @@ Where the files come from, in this order (the first folder holding a file wins):
 2. Debian's ``/usr/share/datasets/fashion-mnist/`` (package ``dataset-fashion-mnist``);
 3. the user cache, ``$XDG_CACHE_HOME/dlcv/fashion-mnist`` (``~/.cache/...`` by default).
 
-If a file is in none of them, :func:`load_fashion_mnist` downloads the official ``.gz`` into the
-cache: it checks the MD5 of the download and of its decompressed bytes, and only then moves it
-into place atomically, so nothing partial or corrupt is ever cached. Debian recompresses the
-``.gz`` files, so their compressed bytes differ from the official ones; every local file is
-therefore verified by the MD5 of its *decompressed* bytes, the values published with
-torchvision's ``FashionMNIST``.
+If a file is in none of them, :func:`load_fashion_mnist` downloads the official
+``.gz`` into the cache: it checks the MD5 of the download and of its decompressed bytes,
+and only then moves it into place atomically, so nothing partial or corrupt is ever
+cached. Debian recompresses the ``.gz`` files, so their compressed bytes differ from the
+official ones; every local file is therefore verified by the MD5 of its *decompressed*
+bytes, the values published with torchvision's ``FashionMNIST``.
 
-IDX format (LeCun's MNIST page): a 4-byte magic number ``0x00 0x00 <type> <ndim>``, then
-``ndim`` big-endian uint32 sizes, then the data. Fashion-MNIST uses type ``0x08`` (uint8).
+IDX format (LeCun's MNIST page): a 4-byte magic number ``0x00 0x00 <type> <ndim>``,
+then ``ndim`` big-endian uint32 sizes, then the data. Fashion-MNIST uses type ``0x08``
+(uint8).
 """
 
 from __future__ import annotations
@@ -76,9 +78,8 @@ class FileInfo:
     """The published checksums of one official file."""
 
     gz_md5: str  # MD5 of the official .gz download
-    raw_md5: (
-        str  # MD5 of its decompressed bytes (what Debian's recompressed .gz also holds)
-    )
+    # MD5 of its decompressed bytes (what Debian's recompressed .gz also holds)
+    raw_md5: str
     shape: tuple[int, ...]  # the IDX shape the file must declare
 
 
@@ -123,12 +124,13 @@ def parse_idx(data: bytes, *, name: str = "<bytes>") -> torch.Tensor:
         A uint8 tensor of the shape the header declares.
 
     Raises:
-        DataFileError: on a wrong magic number, an unsupported type, or a size that does not
-            match the header (a truncated file or trailing bytes).
+        DataFileError: on a wrong magic number, an unsupported type, or a size that
+            does not match the header (a truncated file or trailing bytes).
     """
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise DataFileError(
-            f"{name}: not an IDX file: expected magic bytes 0x00 0x00, got {data[:2].hex() or 'nothing'}"
+            f"{name}: not an IDX file: expected magic bytes 0x00 0x00, "
+            f"got {data[:2].hex() or 'nothing'}"
         )
     dtype, ndim = data[2], data[3]
     if dtype != _IDX_UINT8:
@@ -180,7 +182,10 @@ def _read_bytes(path: Path, *, gz: bool | None = None) -> bytes:
 def _remedy(path: Path) -> str:
     """What to do about a bad file, which depends on whose file it is."""
     if path.parent == DEBIAN_DIR:
-        return "reinstall Debian's package: apt-get install --reinstall dataset-fashion-mnist"
+        return (
+            "reinstall Debian's package: "
+            "apt-get install --reinstall dataset-fashion-mnist"
+        )
     if path.parent == cache_dir():
         return "delete the file so that it is downloaded again"
     return "replace it with a good copy of the official file"
@@ -191,9 +196,17 @@ def read_idx_file(
 ) -> torch.Tensor:
     """Read an IDX file (plain or ``.gz``), verifying its decompressed MD5 if given.
 
+    Args:
+        path: the file; a name ending in ``.gz`` is decompressed first.
+        raw_md5: the expected MD5 of the decompressed bytes, or ``None`` to skip the
+            check.
+
+    Returns:
+        A uint8 tensor of the shape the file's header declares.
+
     Raises:
-        DataFileError: naming the file, if it cannot be decompressed, its checksum differs or
-            its content is not a valid IDX file.
+        DataFileError: naming the file, if it cannot be decompressed, its checksum
+            differs or its content is not a valid IDX file.
     """
     path = Path(path)
     data = _read_bytes(path)
@@ -208,14 +221,26 @@ def read_idx_file(
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The user cache folder that downloads go to."""
+    """The user cache folder that downloads go to.
+
+    Args:
+        env: where to read ``XDG_CACHE_HOME``; ``os.environ`` by default.
+    """
     env = os.environ if env is None else env
     base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "dlcv" / "fashion-mnist"
 
 
 def search_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
-    """The folders searched for the files, in order: ``$DLCV_DATA``, Debian's, the cache."""
+    """The folders searched for the files, in order: ``$DLCV_DATA``, Debian's, cache.
+
+    Args:
+        env: where to read ``DLCV_DATA`` and ``XDG_CACHE_HOME``; ``os.environ`` by
+            default.
+
+    Raises:
+        FileNotFoundError: if ``DLCV_DATA`` is set but is not a folder.
+    """
     env = os.environ if env is None else env
     dirs = [Path(env["DLCV_DATA"])] if env.get("DLCV_DATA") else []
     if dirs and not dirs[0].is_dir():
@@ -224,7 +249,12 @@ def search_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
 
 
 def find_file(name: str, dirs: list[Path]) -> Path | None:
-    """The first ``dir/name.gz`` or ``dir/name`` that exists, or ``None``."""
+    """The first ``dir/name.gz`` or ``dir/name`` that exists, or ``None``.
+
+    Args:
+        name: the file's name without ``.gz``, e.g. ``"train-images-idx3-ubyte"``.
+        dirs: the folders to look in, in order; within each, ``.gz`` comes first.
+    """
     for d in dirs:
         for candidate in (d / f"{name}.gz", d / name):
             if candidate.is_file():
@@ -233,12 +263,22 @@ def find_file(name: str, dirs: list[Path]) -> Path | None:
 
 
 def download_file(url: str, dest: Path, *, gz_md5: str, raw_md5: str) -> Path:
-    """Download a ``.gz`` file, verify both checksums, then move it to ``dest`` atomically.
+    """Download a ``.gz``, verify both checksums, then move it to ``dest`` atomically.
 
-    The download goes to a temporary file beside ``dest``; whatever goes wrong, that file is
-    removed and ``dest`` is left untouched. Temporary files that a killed download left
-    behind more than an hour ago are removed first. The cached file gets the permissions
-    of any new file (``0o666`` less the umask), so other users can read a shared cache.
+    The download goes to a temporary file beside ``dest``; whatever goes wrong, that
+    file is removed and ``dest`` is left untouched. Temporary files that a killed
+    download left behind more than an hour ago are removed first. The cached file gets
+    the permissions of any new file (``0o666`` less the umask), so other users can read
+    a shared cache.
+
+    Args:
+        url: where to download the ``.gz`` file from.
+        dest: where the verified file goes; its folder is created if needed.
+        gz_md5: the expected MD5 of the downloaded (compressed) bytes.
+        raw_md5: the expected MD5 of its decompressed bytes.
+
+    Returns:
+        ``dest``.
 
     Raises:
         DataFileError: on a checksum mismatch or a download that does not decompress.
@@ -277,8 +317,8 @@ def download_file(url: str, dest: Path, *, gz_md5: str, raw_md5: str) -> Path:
             ) from err
         if got_raw != raw_md5:
             raise DataFileError(
-                f"{url}: checksum mismatch of the decompressed bytes: expected MD5 {raw_md5}, "
-                f"got {got_raw}"
+                f"{url}: checksum mismatch of the decompressed bytes: "
+                f"expected MD5 {raw_md5}, got {got_raw}"
             )
         umask = os.umask(0)
         os.umask(umask)
@@ -311,11 +351,12 @@ def load_fashion_mnist(
     Args:
         split: ``"train"`` (60,000 images) or ``"test"`` (10,000 images).
         download: fetch missing files from the official site into the cache.
-        env: where to read ``DLCV_DATA`` and ``XDG_CACHE_HOME``; ``os.environ`` by default.
+        env: where to read ``DLCV_DATA`` and ``XDG_CACHE_HOME``; ``os.environ`` by
+            default.
 
     Returns:
-        ``(images, labels)``: images uint8 of shape (N, 28, 28) with values 0..255, labels
-        int64 of shape (N,) indexing :data:`CLASSES`.
+        ``(images, labels)``: images uint8 of shape (N, 28, 28) with values 0..255,
+        labels int64 of shape (N,) indexing :data:`CLASSES`.
 
     Raises:
         ValueError: for an unknown split.
@@ -348,19 +389,27 @@ def train_val_test(
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Fashion-MNIST as float tensors, split into train, validation and test.
 
-    Train and validation are disjoint random subsets of the official training split, drawn
-    with ``generator``; test is the first ``n_test`` images of the official test split.
-    Pixels are scaled to [0, 1]; centring and other preprocessing are left to the chapter.
+    Train and validation are disjoint random subsets of the official training split,
+    drawn with ``generator``; test is the first ``n_test`` images of the official test
+    split. Pixels are scaled to [0, 1]; centring and other preprocessing are left to the
+    chapter.
 
     Args:
-        n_train, n_val: sizes drawn from the 60,000 training images (n_train + n_val <= 60000).
+        n_train: size of the training set, drawn from the 60,000 training images.
+        n_val: size of the validation set, drawn from the same 60,000 images and
+            disjoint from the training set (n_train + n_val <= 60000).
         n_test: size taken from the 10,000 test images.
         generator: the RNG that draws the subsets.
         device: where the tensors go.
         flatten: return images as (N, 784) rather than (N, 28, 28).
+        env: where to read ``DLCV_DATA`` and ``XDG_CACHE_HOME``; ``os.environ`` by
+            default. Missing files are downloaded into the cache.
 
     Returns:
         ``{"train": (x, y), "val": (x, y), "test": (x, y)}``; x float32, y int64.
+
+    Raises:
+        ValueError: if a size is not an int in range or n_train + n_val > 60000.
     """
     for name, n, most in (
         ("n_train", n_train, 60_000),
@@ -391,7 +440,14 @@ def train_val_test(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dlcv.data --check``: find (or download) and verify all four files."""
+    """``python -m dlcv.data --check``: find (or download) and verify all four files.
+
+    Args:
+        argv: the command-line arguments; ``sys.argv[1:]`` by default.
+
+    Returns:
+        The exit status, 0.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--check", action="store_true", help="locate, download if needed, and verify"
@@ -404,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         images, _labels = load_fashion_mnist(split)
         where = {str(find_file(n, search_dirs()).parent) for n in _SPLITS[split]}
         print(
-            f"Fashion-MNIST {split}: {tuple(images.shape)} images, verified, from {', '.join(where)}"
+            f"Fashion-MNIST {split}: {tuple(images.shape)} images, verified, "
+            f"from {', '.join(where)}"
         )
     return 0
 

@@ -1,30 +1,30 @@
 r"""k-nearest-neighbour classification (lecture 2, chapter "Image classification").
 
-The chapter ``book/knn.md`` teaches this module; the course's assignment 1 asks for the same
-three distance functions and the same cross-validation.
+The chapter ``book/knn.md`` teaches this module; the course's assignment 1 asks for
+the same three distance functions and the same cross-validation.
 
-Distances between a test image :math:`I_1` and a training image :math:`I_2`, summed over
-pixels :math:`p`:
+The L1 (Manhattan) and L2 (Euclidean) distances between a test image :math:`I_1` and a
+training image :math:`I_2`, summed over pixels :math:`p`:
 
 .. math::
 
-    d_1(I_1, I_2) = \sum_p \lvert I_1^p - I_2^p \rvert \qquad \text{(L1, Manhattan)} \quad (1.1)
+    d_1(I_1, I_2) = \sum_p \lvert I_1^p - I_2^p \rvert \qquad \text{(L1)} \quad (1.1)
 
-    d_2(I_1, I_2) = \sqrt{\sum_p (I_1^p - I_2^p)^2} \qquad \text{(L2, Euclidean)} \quad (1.2)
+    d_2(I_1, I_2) = \sqrt{\sum_p (I_1^p - I_2^p)^2} \qquad \text{(L2)} \quad (1.2)
 
 Without loops, the squared L2 distance expands into one matrix product:
 
 .. math::
 
-    \lVert x - y \rVert^2 = \lVert x \rVert^2 + \lVert y \rVert^2 - 2\, x^\top y \quad (1.3)
+    \lVert x-y \rVert^2 = \lVert x \rVert^2 + \lVert y \rVert^2 - 2 x^\top y \quad (1.3)
 
-Training costs O(1) (store the data); predicting costs O(N D) per test example for N training
-examples of dimension D.
+Training costs O(1) (store the data); predicting costs O(N D) per test example for N
+training examples of dimension D.
 
 Torch and scikit-learn counterparts: :func:`torch.cdist` for the distances,
-``sklearn.neighbors.KNeighborsClassifier(algorithm="brute")`` for the classifier. Like it,
-ties in the vote go to the smallest label. Unlike it, ties in distance at the k-th neighbour go
-to the training example with the smaller index, always.
+``sklearn.neighbors.KNeighborsClassifier(algorithm="brute")`` for the classifier. Like
+it, ties in the vote go to the smallest label. Unlike it, ties in distance at the k-th
+neighbour go to the training example with the smaller index, always.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ from dlcv._checks import (
     check_labels,
     check_positive_int,
     check_same_device,
+    check_shape,
     check_tensor,
+    check_tensors_match,
 )
 from dlcv.runtime import progress
 
@@ -61,12 +63,8 @@ def _check_pair(
     """Validate two batches of examples and flatten them to (M, D) and (N, D)."""
     x1 = check_float_tensor(x1, "x1", min_ndim=2).flatten(1)  # (M, D)
     x2 = check_float_tensor(x2, "x2", min_ndim=2).flatten(1)  # (N, D)
-    if x1.shape[1] != x2.shape[1] or x1.dtype != x2.dtype:
-        raise ValueError(
-            f"x1 and x2 must share D and dtype, got (D={x1.shape[1]}, {x1.dtype}) "
-            f"and (D={x2.shape[1]}, {x2.dtype})"
-        )
-    check_same_device(x1=x1, x2=x2)
+    check_shape(x2, "x2.flatten(1)", ("N", x1.shape[1]))
+    check_tensors_match(x1=x1, x2=x2)
     check_in(p, "p", (1, 2))
     return x1, x2
 
@@ -74,7 +72,7 @@ def _check_pair(
 def distances_two_loops(
     x1: torch.Tensor, x2: torch.Tensor, *, p: float = 2
 ) -> torch.Tensor:
-    """Distances between every row of ``x1`` and every row of ``x2``, one pair at a time.
+    """Distances between each row of ``x1`` and each row of ``x2``, one pair at a time.
 
     Args:
         x1: (M, D) or (M, ...) examples, e.g. test images.
@@ -100,7 +98,7 @@ def distances_two_loops(
 def distances_one_loop(
     x1: torch.Tensor, x2: torch.Tensor, *, p: float = 2
 ) -> torch.Tensor:
-    """Like :func:`distances_two_loops`, one row of ``x1`` against all of ``x2`` at a time."""
+    """Like :func:`distances_two_loops`, one row of ``x1`` against all of ``x2``."""
     x1, x2 = _check_pair(x1, x2, p)
     dists = x1.new_zeros(x1.shape[0], x2.shape[0])  # (M, N)
     for i in range(x1.shape[0]):
@@ -123,14 +121,22 @@ def distances_no_loops(
 
     For p = 2 this is Eq. (1.3): one matrix product plus two vectors of squared norms.
 
-    For p = 1 there is no such identity. Broadcasting ``x1[:, None, :] - x2[None, :, :]`` builds
-    an (M, N, D) difference tensor, 31 GB for 10,000 test and 60,000 training images, so it is
-    built block by block: (m, n) blocks of examples with m n D <= ``block_elements``. The loops
-    run over blocks, not examples. Small blocks that stay in the CPU's cache are several times
-    faster than large ones; on CUDA, large blocks keep the GPU busy.
+    For p = 1 there is no such identity. Broadcasting
+    ``x1[:, None, :] - x2[None, :, :]`` builds an (M, N, D) difference tensor, 31 GB for
+    10,000 test and 60,000 training images, so it is built block by block: (m, n) blocks
+    of examples with m n D <= ``block_elements``. The loops run over blocks, not
+    examples. Small blocks that stay in the CPU's cache are several times faster than
+    large ones; on CUDA, large blocks keep the GPU busy.
 
     Args:
-        block_elements: bound on m n D for p = 1; by default 2**21 on the CPU, 2**27 on CUDA.
+        x1: (M, D) or (M, ...) examples, e.g. test images.
+        x2: (N, D) or (N, ...) examples, e.g. training images.
+        p: 1 for the L1 distance, Eq. (1.1); 2 for the L2 distance, Eq. (1.2).
+        block_elements: bound on m n D for p = 1; by default 2**21 on the CPU, 2**27
+            on CUDA.
+
+    Returns:
+        (M, N) distances, like ``torch.cdist(x1, x2, p=p)``.
     """
     x1, x2 = _check_pair(x1, x2, p)
     if p == 2:
@@ -142,8 +148,9 @@ def distances_no_loops(
     if block_elements is None:
         block_elements = 2**27 if x1.device.type == "cuda" else 2**21
     (M, D), N = x1.shape, x2.shape[0]
-    bm = min(M, max(1, math.isqrt(block_elements // max(D, 1))))  # a near-square block,
-    bn = min(N, max(1, block_elements // (max(D, 1) * bm)))  # widened when M is small
+    # A near-square block, widened when M is small.
+    bm = min(M, max(1, math.isqrt(block_elements // max(D, 1))))
+    bn = min(N, max(1, block_elements // (max(D, 1) * bm)))
     dists = x1.new_empty(M, N)
     for i in range(0, M, bm):
         for j in range(0, N, bn):
@@ -178,8 +185,8 @@ class KNearestNeighbor:
         p: 1 for L1, 2 for L2 distance.
         batch_size: test examples processed at once; bounds memory at batch_size x N.
 
-    ``fit`` only stores the data: training is O(1). ``predict`` costs O(N D) per test example.
-    Tensors stay on the device of the training data.
+    ``fit`` only stores the data: training is O(1). ``predict`` costs O(N D) per test
+    example. Tensors stay on the device of the training data.
     """
 
     def __init__(self, k: int = 1, *, p: float = 2, batch_size: int = 2048) -> None:
@@ -190,7 +197,15 @@ class KNearestNeighbor:
         self.y_train: torch.Tensor | None = None
 
     def fit(self, x_train: torch.Tensor, y_train: torch.Tensor) -> KNearestNeighbor:
-        """Memorize the training data: (N, ...) finite float examples, (N,) labels >= 0."""
+        """Memorize the training data.
+
+        Args:
+            x_train: (N, ...) finite float examples.
+            y_train: (N,) integer labels >= 0.
+
+        Returns:
+            The classifier itself.
+        """
         x_train = check_float_tensor(x_train, "x_train", min_ndim=2, finite=True)
         x_train = x_train.flatten(1)  # (N, D)
         y_train = check_labels(y_train, "y_train", n=x_train.shape[0])  # (N,) int64
@@ -216,23 +231,22 @@ class KNearestNeighbor:
             )
         k = self.k if k is None else check_positive_int(k, "k")
         N = self.x_train.shape[0]
-        if k > N:
-            raise ValueError(
-                f"k must be at most the number of training examples {N}, got {k}"
-            )
+        check_positive_int(k, "k", maximum=N)  # at most the training examples
         x, _ = _check_pair(x, self.x_train[:1], self.p)
         dists, idxs = [], []
-        # One (B, N) buffer for all batches: a fresh allocation per batch costs page faults
-        # on every batch (about 10% of the time on a CPU).
+        # One (B, N) buffer for all batches: a fresh allocation per batch costs page
+        # faults on every batch (about 10% of the time on a CPU).
         buffer = (
             x.new_empty(min(self.batch_size, x.shape[0]), N) if self.p == 2 else None
         )
         for s in range(0, x.shape[0], self.batch_size):
             xb = x[s : s + self.batch_size]  # (B, D)
             if self.p == 2:
-                # Eq. (1.3) without the constant ||x||^2, which does not change the ranking.
-                scores = torch.addmm(  # (B, D) @ (D, N) -> (B, N)
-                    self._sq_norms, xb, self.x_train.T, alpha=-2, out=buffer[: len(xb)]
+                # Eq. (1.3) without the constant ||x||^2, which does not change the
+                # ranking: (B, D) @ (D, N) -> (B, N).
+                out = buffer[: len(xb)]
+                scores = torch.addmm(
+                    self._sq_norms, xb, self.x_train.T, alpha=-2, out=out
                 )
             else:
                 scores = distances_no_loops(xb, self.x_train, p=1)  # (B, N)
@@ -244,7 +258,15 @@ class KNearestNeighbor:
         return torch.cat(dists), torch.cat(idxs)
 
     def predict(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
-        """(M,) predicted labels for (M, ...) examples ``x``; ``k`` overrides ``self.k``."""
+        """(M,) predicted labels for (M, ...) examples ``x``.
+
+        Args:
+            x: (M, ...) examples.
+            k: number of neighbours that vote; ``None`` for ``self.k``.
+
+        Returns:
+            (M,) int64 predicted labels.
+        """
         _, idx = self.kneighbors(x, k)  # (M, k)
         return vote(self.y_train[idx], self.num_classes)
 
@@ -256,14 +278,14 @@ class KNearestNeighbor:
 
 
 def _smallest_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k smallest entries of each row, ascending, ties broken by the smaller column."""
-    extra = min(
-        k + 1, scores.shape[1]
-    )  # one more than asked, to see ties at the border
+    """The k smallest entries of each row, ascending; ties go to the smaller column."""
+    # One more than asked, to see ties at the border.
+    extra = min(k + 1, scores.shape[1])
     vals, idx = scores.topk(extra, dim=1, largest=False, sorted=True)  # (B, k + 1)
-    # topk orders equal values arbitrarily. A row can only be affected if two of its k + 1
-    # smallest values are equal (if the (k+1)-th is larger than the k-th, no value outside
-    # the selection ties with it). Such rows, rare in real data, are redone with a stable sort.
+    # topk orders equal values arbitrarily. A row can only be affected if two of its
+    # k + 1 smallest values are equal (if the (k+1)-th is larger than the k-th, no value
+    # outside the selection ties with it). Such rows, rare in real data, are redone with
+    # a stable sort.
     tied = (vals[:, 1:] == vals[:, :-1]).any(dim=1)  # (B,)
     if tied.any():
         rows = tied.nonzero().squeeze(1)
@@ -282,21 +304,18 @@ def cross_validate(
 ) -> torch.Tensor:
     """Accuracy of kNN for each k on each of ``num_folds`` folds.
 
-    The data are split into ``num_folds`` contiguous folds (shuffle them first); each fold is
-    predicted from the other folds. The neighbours are found once per fold for the largest k,
-    and every smaller k reuses the first k of them.
+    The data are split into ``num_folds`` contiguous folds (shuffle them first); each
+    fold is predicted from the other folds. The neighbours are found once per fold for
+    the largest k, and every smaller k reuses the first k of them.
 
     Returns:
         (len(k_choices), num_folds) accuracies.
     """
     x = check_float_tensor(x, "x", min_ndim=2, finite=True)
     y = check_labels(y, "y", n=x.shape[0])
-    num_folds = check_positive_int(num_folds, "num_folds", minimum=2)
-    if num_folds > x.shape[0]:
-        raise ValueError(f"num_folds must be at most N = {x.shape[0]}, got {num_folds}")
-    if len(k_choices) == 0:
-        raise ValueError("k_choices must name at least one k")
-    ks = [check_positive_int(k, "k") for k in k_choices]
+    num_folds = check_positive_int(num_folds, "num_folds", minimum=2, maximum=len(x))
+    check_positive_int(len(k_choices), "len(k_choices), the number of k to try")
+    ks = [check_positive_int(k, "each k") for k in k_choices]
     x_folds, y_folds = torch.chunk(x, num_folds), torch.chunk(y, num_folds)
     acc = torch.zeros(len(ks), num_folds)
     for f in progress(range(num_folds), desc="cross-validation folds"):
@@ -315,11 +334,7 @@ def cross_validate(
 def best_k(k_choices: Sequence[int], accuracies: torch.Tensor) -> int:
     """The k with the highest mean accuracy over folds; a tie goes to the smallest k."""
     check_float_tensor(accuracies, "accuracies", ndim=2, finite=True)
-    if accuracies.shape[0] != len(k_choices):
-        raise ValueError(
-            f"accuracies must have one row per k ({len(k_choices)}), "
-            f"got shape {tuple(accuracies.shape)}"
-        )
+    check_shape(accuracies, "accuracies (one row per k)", (len(k_choices), "folds"))
     means = accuracies.mean(dim=1)
     best = means.max()
     return min(k for k, m in zip(k_choices, means.tolist(), strict=False) if m == best)

@@ -1,64 +1,43 @@
 r"""Layers with hand-written backward passes (lecture 6, chapter "Backpropagation").
 
-The chapter ``book/backprop.md`` teaches this module. Each layer is a pair of functions side by
-side: ``*_forward(...) -> (out, cache)`` computes the output and keeps what the backward pass
-needs; ``*_backward(dout, cache) -> grads`` turns the upstream gradient
-:math:`\partial L/\partial \text{out}` into the gradients of the inputs. No Jacobian is ever
-formed: each backward is a formula for the vector-Jacobian product.
+Taught by the chapter "Backpropagation" (``book/backprop.md``). ``Eq. (6.k)`` tags are
+its equation numbers: (6.6) ``bp-sigmoid-grad``, (6.10) ``bp-linear-torch``,
+(6.11) ``bp-ce`` and (6.12) ``bp-ce-grad``.
 
-Linear (affine) layer, in PyTorch's layout (``weight`` is (out_features, in_features)), for
-X of shape (N, D_in) and upstream gradient :math:`G = \partial L/\partial Y` of shape (N, D_out):
+Each layer is a pair of functions: ``*_forward(...) -> (out, cache)`` computes the
+output and keeps what the backward pass needs; ``*_backward(dout, cache) -> grads``
+turns the upstream gradient :math:`G = \partial L/\partial \text{out}` into the
+gradients of the inputs, as a vector-Jacobian product: no Jacobian is ever formed. The
+linear layer uses PyTorch's layout, ``weight`` (D_out, D_in), so
+:math:`Y = X W^\top + b`.
 
-.. math::
-
-    Y = X W^\top + b \quad (1)
-
-    \frac{\partial L}{\partial X} = G\, W \qquad (N, D_{out})(D_{out}, D_{in})
-    \to (N, D_{in}) \quad (2)
-
-    \frac{\partial L}{\partial W} = G^\top X \qquad (D_{out}, N)(N, D_{in})
-    \to (D_{out}, D_{in}) \quad (3)
-
-    \frac{\partial L}{\partial b} = \textstyle\sum_n G_{n,:} \quad (4)
-
-Elementwise layers (the Jacobian is diagonal, so the backward is an elementwise product):
-
-.. math::
-
-    \mathrm{ReLU}: y = \max(0, x), \quad \partial L/\partial x = G \odot [x > 0] \quad (5)
-
-    \sigma: y = 1/(1 + e^{-x}), \quad \partial L/\partial x = G \odot y \odot (1 - y) \quad (6)
-
-Softmax cross-entropy over N examples with scores S of shape (N, C) and labels
-:math:`y_n`, averaged like ``F.cross_entropy``:
-
-.. math::
-
-    P_{n,c} = \frac{e^{S_{n,c}}}{\sum_{c'} e^{S_{n,c'}}}, \qquad
-    L = -\frac1N \sum_n \log P_{n, y_n} \quad (7)
-
-    \frac{\partial L}{\partial S_{n,c}} = \frac1N \left(P_{n,c} - [c = y_n]\right) \quad (8)
-
-The two-layer network :math:`s = W_2\,\mathrm{ReLU}(W_1 x + b_1) + b_2` is built from these
-pieces; its backward pass is its forward pass read backwards. Its parameters are named like the
-state dict of ``nn.Sequential(nn.Linear(D, H), nn.ReLU(), nn.Linear(H, C))``, so that
-``load_state_dict`` moves weights both ways.
+The two-layer network :math:`s = W_2\,\mathrm{ReLU}(W_1 x + b_1) + b_2` is built from
+these pieces; its backward pass is its forward pass read backwards. Its parameters are
+named like the state dict of
+``nn.Sequential(nn.Linear(D, H), nn.ReLU(), nn.Linear(H, C))``, so ``load_state_dict``
+moves weights both ways.
 
 Torch counterparts: ``F.linear``/``nn.Linear``, ``torch.relu``, ``torch.sigmoid``,
-``F.cross_entropy``; :class:`LinearFunction` is a ``torch.autograd.Function`` whose forward and
-backward are :func:`linear_forward` and :func:`linear_backward`, and :class:`Linear` an
-``nn.Linear`` that uses it. Reference: Rumelhart, Hinton and Williams (1986); the
-forward/backward API follows the course's assignments and Karpathy's ``llm.c``.
+``F.cross_entropy``; :class:`LinearFunction` is a ``torch.autograd.Function`` over
+:func:`linear_forward` and :func:`linear_backward`, and :class:`Linear` an ``nn.Linear``
+that uses it. Reference: Rumelhart, Hinton and Williams (1986); the forward/backward API
+follows the course's assignments and Karpathy's ``llm.c``.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from dlcv._checks import check_float_tensor, check_labels
+from dlcv._checks import (
+    check_float_tensor,
+    check_labels,
+    check_positive_int,
+    check_shape,
+    check_tensor,
+)
+from dlcv.linear import log_softmax
+from dlcv.mlp import MLP
 
 __all__ = [
     "PARAM_NAMES",
@@ -84,22 +63,7 @@ Params = dict[str, torch.Tensor]
 PARAM_NAMES = ("0.weight", "0.bias", "2.weight", "2.bias")
 
 
-def _check_float(name: str, t: object) -> torch.Tensor:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if not t.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype, got {t.dtype}")
-    return t
-
-
-def _check_same_shape(name: str, t: torch.Tensor, shape: torch.Size) -> None:
-    if t.shape != shape:
-        raise ValueError(
-            f"{name} must have the output's shape {tuple(shape)}, got {tuple(t.shape)}"
-        )
-
-
-# ---- linear (affine) layer ----------------------------------------------------------------
+# ---- linear (affine) layer -----------------------------------------------------------
 def linear_forward(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, LinearCache]:
@@ -113,27 +77,13 @@ def linear_forward(
     Returns:
         ``(out, cache)``: out is ``(*, D_out)``; cache holds ``(x, weight, bias)``.
     """
-    _check_float("x", x)
-    _check_float("weight", weight)
-    if weight.dim() != 2:
-        raise ValueError(
-            f"weight must have shape (D_out, D_in), got {tuple(weight.shape)}"
-        )
-    D_out, D_in = weight.shape
-    if x.dim() < 1 or x.shape[-1] != D_in:
-        raise ValueError(
-            f"x must have shape (*, {D_in}) to match weight "
-            f"{tuple(weight.shape)}, got {tuple(x.shape)}"
-        )
+    D_out, D_in = check_float_tensor(weight, "weight", ndim=2).shape
+    check_shape(check_float_tensor(x, "x"), "x", ("...", D_in))
     if bias is not None:
-        _check_float("bias", bias)
-        if bias.shape != (D_out,):
-            raise ValueError(
-                f"bias must have shape ({D_out},), got {tuple(bias.shape)}"
-            )
-    out = x @ weight.T  # Eq. (1): (*, D_in) @ (D_in, D_out) -> (*, D_out)
+        check_shape(check_float_tensor(bias, "bias"), "bias", (D_out,))
+    out = x @ weight.T  # Y = X W^T: (*, D_in) @ (D_in, D_out) -> (*, D_out)
     if bias is not None:
-        out = out + bias  # Eq. (1): (*, D_out) + (D_out,), broadcast
+        out = out + bias  # + b: (*, D_out) + (D_out,), broadcast
     return out, (x, weight, bias)
 
 
@@ -152,26 +102,25 @@ def linear_backward(
     """
     x, weight, bias = cache
     D_out, D_in = weight.shape
-    _check_float("dout", dout)
-    _check_same_shape("dout", dout, (*x.shape[:-1], D_out))
-    dx = dout @ weight  # Eq. (2): (*, D_out) @ (D_out, D_in) -> (*, D_in)
+    check_shape(check_float_tensor(dout, "dout"), "dout", (*x.shape[:-1], D_out))
+    dx = dout @ weight  # Eq. (6.10): (*, D_out) @ (D_out, D_in) -> (*, D_in)
     dout_2d = dout.reshape(-1, D_out)  # (M, D_out), M = all leading dims
     x_2d = x.reshape(-1, D_in)  # (M, D_in)
-    # Eq. (3): (D_out, M) @ (M, D_in) -> (D_out, D_in)
+    # Eq. (6.10): (D_out, M) @ (M, D_in) -> (D_out, D_in)
     dweight = dout_2d.T @ x_2d
-    dbias = None if bias is None else dout_2d.sum(dim=0)  # Eq. (4): (D_out,)
+    dbias = None if bias is None else dout_2d.sum(dim=0)  # Eq. (6.10): (D_out,)
     return dx, dweight, dbias
 
 
-# ---- ReLU ---------------------------------------------------------------------------------
+# ---- ReLU ----------------------------------------------------------------------------
 def relu_forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``max(0, x)`` elementwise, like ``torch.relu``.
 
     Returns:
         ``(out, cache)``: out has x's shape; cache is x.
     """
-    _check_float("x", x)
-    out = x.clamp(min=0)  # Eq. (5): same shape as x
+    check_float_tensor(x, "x")
+    out = x.clamp(min=0)  # same shape as x
     return out, x
 
 
@@ -182,22 +131,21 @@ def relu_backward(dout: torch.Tensor, cache: torch.Tensor) -> torch.Tensor:
         dx, with x's shape. At x = 0 the gradient is 0, as in ``torch.relu``.
     """
     x = cache
-    _check_float("dout", dout)
-    _check_same_shape("dout", dout, x.shape)
-    dx = dout * (x > 0)  # Eq. (5): the Jacobian is diagonal, a mask
+    check_shape(check_float_tensor(dout, "dout"), "dout", tuple(x.shape))
+    dx = dout * (x > 0)  # the Jacobian is diagonal: a mask
     return dx
 
 
-# ---- sigmoid ------------------------------------------------------------------------------
+# ---- sigmoid -------------------------------------------------------------------------
 def sigmoid_forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The logistic sigmoid elementwise, like ``torch.sigmoid``.
 
     Returns:
         ``(out, cache)``: out has x's shape; cache is out, all the backward pass needs.
     """
-    _check_float("x", x)
+    check_float_tensor(x, "x")
     z = torch.exp(-x.abs())  # in (0, 1]: exp never overflows
-    out = torch.where(x >= 0, 1 / (1 + z), z / (1 + z))  # Eq. (6), both forms equal
+    out = torch.where(x >= 0, 1 / (1 + z), z / (1 + z))  # both forms equal sigma(x)
     return out, out
 
 
@@ -208,13 +156,12 @@ def sigmoid_backward(dout: torch.Tensor, cache: torch.Tensor) -> torch.Tensor:
         dx, with x's shape.
     """
     out = cache
-    _check_float("dout", dout)
-    _check_same_shape("dout", dout, out.shape)
-    dx = dout * out * (1 - out)  # Eq. (6)
+    check_shape(check_float_tensor(dout, "dout"), "dout", tuple(out.shape))
+    dx = dout * out * (1 - out)  # Eq. (6.6)
     return dx
 
 
-# ---- softmax cross-entropy ----------------------------------------------------------------
+# ---- softmax cross-entropy -----------------------------------------------------------
 def softmax_cross_entropy_forward(
     scores: torch.Tensor, target: torch.Tensor
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
@@ -229,11 +176,9 @@ def softmax_cross_entropy_forward(
     """
     N, C = check_float_tensor(scores, "scores", ndim=2).shape
     target = check_labels(target, "target", n=N, num_classes=C)  # int64, not a mask
-    shifted = scores - scores.amax(dim=1, keepdim=True)  # (N, C), max 0: no overflow
-    log_norm = shifted.exp().sum(dim=1, keepdim=True).log()  # (N, 1)
-    log_probs = shifted - log_norm  # Eq. (7): (N, C), log P
+    log_probs = log_softmax(scores, dim=1)  # Eq. (6.11): (N, C), log P, stable
     rows = torch.arange(N, device=scores.device)
-    loss = -log_probs[rows, target].mean()  # Eq. (7): mean of (N,) -> ()
+    loss = -log_probs[rows, target].mean()  # Eq. (6.11): mean of (N,) -> ()
     return loss, (log_probs, target)
 
 
@@ -254,29 +199,32 @@ def softmax_cross_entropy_backward(
     N, _C = log_probs.shape
     dscores = log_probs.exp()  # (N, C), P
     rows = torch.arange(N, device=dscores.device)
-    dscores[rows, target] -= 1  # Eq. (8): P - onehot
-    return dscores * (dloss / N)  # Eq. (8): the mean's 1/N, times upstream
+    dscores[rows, target] -= 1  # Eq. (6.12): P - onehot
+    return dscores * (dloss / N)  # Eq. (6.12): the mean's 1/N, times upstream
 
 
 def softmax_cross_entropy(
     scores: torch.Tensor, target: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Loss and its gradient in one call: ``(loss, dL/dscores)``, Eqs. (7) and (8)."""
+    """Loss and its gradient in one call, Eqs. (6.11) and (6.12).
+
+    Returns:
+        ``(loss, dL/dscores)``.
+    """
     loss, cache = softmax_cross_entropy_forward(scores, target)
     return loss, softmax_cross_entropy_backward(1.0, cache)
 
 
-# ---- the two-layer network ----------------------------------------------------------------
+# ---- the two-layer network -----------------------------------------------------------
 def _check_params(params: Params) -> None:
     if not isinstance(params, dict) or sorted(params) != sorted(PARAM_NAMES):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"params must have the keys {list(PARAM_NAMES)}, got {got}")
+    for name, value in params.items():
+        check_tensor(value, f"params[{name!r}]")
 
 
-def two_layer_forward(
-    params: Params,
-    x: torch.Tensor,
-) -> tuple[torch.Tensor, tuple]:
+def two_layer_forward(params: Params, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
     """Scores of the two-layer ReLU network for a batch.
 
     Args:
@@ -334,15 +282,17 @@ def two_layer_loss(
 class TwoLayerNet:
     """A thin holder of the two-layer network's parameters (no autograd involved).
 
+    The initialization is :class:`~dlcv.mlp.MLP`'s, that is ``nn.Linear``'s: every
+    weight and bias of a layer with D_in inputs is uniform in
+    :math:`[-1/\\sqrt{D_{in}}, 1/\\sqrt{D_{in}}]`.
+
     Args:
         in_features: D, the input dimension.
         hidden_features: H, the width of the hidden layer.
         out_features: C, the number of classes.
         generator: the RNG that draws the initial weights.
-        device: where the parameters live; dtype: their dtype (float32 by default).
-
-    The initialization is ``nn.Linear``'s: every weight and bias of a layer with D_in
-    inputs is uniform in :math:`[-1/\\sqrt{D_{in}}, 1/\\sqrt{D_{in}}]`.
+        device: where the parameters live.
+        dtype: their floating dtype (float32 by default).
     """
 
     def __init__(
@@ -356,22 +306,10 @@ class TwoLayerNet:
         dtype: torch.dtype = torch.float32,
     ) -> None:
         sizes = {"in": in_features, "hidden": hidden_features, "out": out_features}
-        for name, n in sizes.items():
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise ValueError(f"{name}_features must be a positive int, got {n!r}")
-
-        def uniform(*shape: int, fan_in: int) -> torch.Tensor:
-            bound = 1 / math.sqrt(fan_in)
-            u = torch.rand(*shape, generator=generator, dtype=dtype)  # on the CPU
-            return ((2 * u - 1) * bound).to(device)
-
-        D, H, C = in_features, hidden_features, out_features
-        self.params: Params = {
-            "0.weight": uniform(H, D, fan_in=D),
-            "0.bias": uniform(H, fan_in=D),
-            "2.weight": uniform(C, H, fan_in=H),
-            "2.bias": uniform(C, fan_in=H),
-        }
+        D, H, C = (check_positive_int(n, f"{k}_features") for k, n in sizes.items())
+        # nn.Linear's initialization, drawn by the MLP twin (its keys are PARAM_NAMES)
+        twin = MLP([D, H, C], generator=generator, device=device, dtype=dtype)
+        self.params: Params = {k: v.detach() for k, v in twin.state_dict().items()}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C) scores for (N, D) inputs."""
@@ -388,7 +326,7 @@ class TwoLayerNet:
         return dict(self.params)
 
     def load_state_dict(self, state_dict: Params) -> None:
-        """Copy parameters in, e.g. from the ``nn.Sequential`` twin's ``state_dict()``."""
+        """Copy parameters in, e.g. from the ``nn.Sequential`` twin's state dict."""
         _check_params(dict(state_dict))
         for name, value in state_dict.items():
             if value.shape != self.params[name].shape:
@@ -400,7 +338,7 @@ class TwoLayerNet:
             self.params[name] = value.detach().to(self.params[name]).clone()
 
 
-# ---- a manual layer inside PyTorch's autograd ---------------------------------------------
+# ---- a manual layer inside PyTorch's autograd ----------------------------------------
 class LinearFunction(torch.autograd.Function):
     """``F.linear`` as a ``torch.autograd.Function`` over our two functions.
 
@@ -435,7 +373,7 @@ class LinearFunction(torch.autograd.Function):
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` whose forward and backward are ours (through :class:`LinearFunction`).
+    """``nn.Linear`` with our forward and backward, through :class:`LinearFunction`.
 
     Same parameters, initialization and state dict as ``nn.Linear``: it drops into any
     PyTorch model, and ``load_state_dict`` works both ways.

@@ -1,59 +1,34 @@
 r"""First-order optimizers: SGD, momentum, Nesterov, AdaGrad, RMSProp and Adam.
 
-Lecture 4, chapter "Optimization" (``book/optimization.md``). Training looks for
+Taught by the chapter "Optimization" (``book/optimization.md``). ``Eq. (4.k)`` tags are
+its equation numbers: (4.2) ``opt-gd``, (4.3) ``opt-minibatch``,
+(4.5) ``opt-momentum-v``, (4.6) ``opt-momentum-x``, (4.12) ``opt-nesterov-torch``,
+(4.13) ``opt-adagrad``, (4.14) ``opt-rmsprop``, (4.15) ``opt-adam-moments`` and
+(4.16) ``opt-adam``; and (5.7) ``nn-l2-loss`` of the chapter "Neural networks", for
+:func:`param_groups_weight_decay`.
 
-.. math::
-
-    w^* = \arg\min_w L(w) \quad (0)
-
-by taking small steps downhill. Each optimizer is a small functional update rule
-(``sgd_step``, ``adagrad_step``, ``rmsprop_step``, ``adam_step``) that changes one
-parameter tensor in place. A thin :class:`torch.optim.Optimizer` subclass sits on
-top: it checks the hyperparameters and keeps the per-parameter state, as PyTorch's own
-``torch/optim/adam.py`` does. Below, :math:`x_t` is a parameter, :math:`\alpha` the
-learning rate ``lr`` and :math:`\lambda` the ``weight_decay``. Every rule starts from
-the gradient
-
-.. math::
-
-    g_t = \nabla f(x_t) + \lambda x_t \quad (1)
-
-(L2 weight decay folded into the gradient; :math:`\lambda = 0` by default). Then:
-
-* SGD: :math:`x_{t+1} = x_t - \alpha g_t` (2).
-* Momentum (Polyak, 1964), with :math:`\rho` = ``momentum`` and :math:`\tau` =
-  ``dampening``: :math:`v_{t+1} = \rho v_t + (1 - \tau) g_t` (3),
-  :math:`x_{t+1} = x_t - \alpha v_{t+1}` (4). The first step sets :math:`v_1 = g_0`,
-  as PyTorch does.
-* Nesterov momentum (Nesterov, 1983; Sutskever et al., 2013), with :math:`v_{t+1}`
-  from Eq. (3): :math:`x_{t+1} = x_t - \alpha (g_t + \rho v_{t+1})` (5). This is the
-  lecture's look-ahead form, written for the look-ahead point itself; see :class:`SGD`.
-* AdaGrad (Duchi, Hazan and Singer, 2011), with :math:`\eta` = ``lr_decay``:
-  :math:`G_t = G_{t-1} + g_t \odot g_t` (6),
-  :math:`x_{t+1} = x_t - \frac{\alpha}{1 + (t-1)\eta} \frac{g_t}{\sqrt{G_t} + \epsilon}`
-  (7).
-* RMSProp (Tieleman and Hinton, 2012), with :math:`\beta` = ``alpha``, the decay rate:
-  :math:`s_t = \beta s_{t-1} + (1 - \beta) g_t \odot g_t` (8),
-  :math:`x_{t+1} = x_t - \alpha \frac{g_t}{\sqrt{s_t} + \epsilon}` (9). With
-  ``momentum`` :math:`\mu > 0`:
-  :math:`b_t = \mu b_{t-1} + g_t / (\sqrt{s_t} + \epsilon)`,
-  :math:`x_{t+1} = x_t - \alpha b_t` (10).
-* Adam (Kingma and Ba, 2015), for :math:`t = 1, 2, \dots`:
-  :math:`m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t` (11),
-  :math:`v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t \odot g_t` (12),
-  :math:`\hat m_t = m_t / (1 - \beta_1^t)`, :math:`\hat v_t = v_t / (1 - \beta_2^t)`
-  (13), :math:`x_{t+1} = x_t - \alpha \hat m_t / (\sqrt{\hat v_t} + \epsilon)` (14).
+Each optimizer is a functional update rule (``sgd_step``, ``adagrad_step``,
+``rmsprop_step``, ``adam_step``) that changes one parameter tensor in place, under a
+thin :class:`torch.optim.Optimizer` subclass that checks the hyperparameters and keeps
+the per-parameter state, as ``torch/optim/adam.py`` does. Every rule starts from the
+gradient :math:`g_t = \nabla f(x_t) + \lambda x_t`: the regularizer of Eq. (4.3) with
+:math:`R(x) = \tfrac12 \lVert x \rVert^2` (L2 weight decay, :math:`\lambda` =
+``weight_decay``, 0 by default). Beyond the chapter, SGD's ``dampening`` :math:`\tau`
+scales the gradient in Eq. (4.5) by :math:`1 - \tau`, AdaGrad's ``lr_decay``
+:math:`\eta` divides the learning rate by :math:`1 + (t - 1)\eta`, and RMSProp's
+``momentum`` :math:`\mu` keeps
+:math:`b_t = \mu b_{t-1} + g_t / (\sqrt{s_t} + \epsilon)` and steps
+:math:`x_{t+1} = x_t - \alpha b_t`, as in PyTorch.
 
 Torch counterparts: :class:`torch.optim.SGD`, :class:`torch.optim.Adagrad`,
-:class:`torch.optim.RMSprop` and :class:`torch.optim.Adam`. We use their names,
+:class:`torch.optim.RMSprop` and :class:`torch.optim.Adam`. We keep their names,
 defaults, state keys (``momentum_buffer``, ``sum``, ``square_avg``, ``exp_avg``,
-``exp_avg_sq``, ``step``) and floating-point order of operations. So ``load_state_dict``
-works both ways, and trajectories agree to rounding. Deliberate differences:
-
-* Hyperparameters are keyword-only plain Python numbers (no tensor ``lr``).
-* There is no ``maximize``, ``foreach``, ``fused``, ``differentiable``, ``capturable``,
-  RMSProp ``centered``, Adam ``amsgrad`` or decoupled (AdamW) weight decay.
-* Sparse gradients are refused.
+``exp_avg_sq``, ``step``) and floating-point order of operations, so ``load_state_dict``
+works both ways and trajectories agree to rounding. Not implemented: tensor ``lr``,
+``maximize``, ``foreach``, ``fused``, ``differentiable``, ``capturable``, RMSProp
+``centered``, Adam ``amsgrad``, decoupled (AdamW) weight decay and sparse gradients.
+Papers: Polyak (1964), Nesterov (1983), Sutskever et al. (2013), Duchi, Hazan and Singer
+(2011), Tieleman and Hinton (2012), Kingma and Ba (2015).
 """
 
 from __future__ import annotations
@@ -63,6 +38,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+from torch import nn
+
+from dlcv._checks import check_finite_number, check_float_tensor, check_shape
 
 __all__ = [
     "SGD",
@@ -71,6 +49,9 @@ __all__ = [
     "RMSprop",
     "adagrad_step",
     "adam_step",
+    "numeric_gradient",
+    "param_groups_weight_decay",
+    "relative_error",
     "rmsprop_step",
     "sgd_step",
 ]
@@ -104,10 +85,10 @@ def sgd_step(
         momentum_buffer: velocity :math:`v_t`, same shape; None before the
             first step.
         lr: learning rate :math:`\alpha`.
-        momentum: :math:`\rho`; 0 gives plain SGD, Eq. (2).
-        dampening: :math:`\tau` in Eq. (3); 0 for Nesterov.
-        weight_decay: :math:`\lambda` in Eq. (1).
-        nesterov: use Eq. (5) instead of Eq. (4).
+        momentum: :math:`\rho`; 0 gives plain SGD, Eq. (4.2).
+        dampening: :math:`\tau` in Eq. (4.5); 0 for Nesterov.
+        weight_decay: :math:`\lambda` in Eq. (4.3).
+        nesterov: use Eq. (4.12) instead of Eq. (4.6).
 
     Returns:
         The new velocity :math:`v_{t+1}`, same shape as ``param``; None if
@@ -115,22 +96,22 @@ def sgd_step(
     """
     _check_step(locals())  # grad fits param; every hyperparameter is in range
     if weight_decay != 0:
-        # Eq. (1): g = grad f + lambda x
+        # Eq. (4.3): g = grad f + lambda x
         grad = grad.add(param, alpha=weight_decay)
     if momentum != 0:
         if momentum_buffer is None:
             # first step: v_1 = g_0
             momentum_buffer = grad.clone()
         else:
-            # Eq. (3): v = rho v + (1 - tau) g
+            # Eq. (4.5): v = rho v + (1 - tau) g
             momentum_buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
         if nesterov:
-            # Eq. (5): step along g + rho v
+            # Eq. (4.12): step along g + rho v
             grad = grad.add(momentum_buffer, alpha=momentum)
         else:
-            # Eq. (4): step along v
+            # Eq. (4.6): step along v
             grad = momentum_buffer
-    # Eq. (2), (4) or (5): x = x - alpha * direction
+    # Eq. (4.2), (4.6) or (4.12): x = x - alpha * direction
     param.add_(grad, alpha=-lr)
     return momentum_buffer
 
@@ -153,23 +134,23 @@ def adagrad_step(
         param: parameter :math:`x_t`; updated in place.
         grad: :math:`\nabla f(x_t)`, same shape.
         grad_squared: the running sum :math:`G_{t-1}` of squared gradients,
-            same shape; becomes :math:`G_t`, Eq. (6). PyTorch's
+            same shape; becomes :math:`G_t`, Eq. (4.13). PyTorch's
             ``state["sum"]``.
         step: :math:`t \ge 1`, the number of this step.
         lr: :math:`\alpha`.
-        lr_decay: :math:`\eta`, decays the learning rate as in Eq. (7).
-        weight_decay: :math:`\lambda` in Eq. (1).
+        lr_decay: :math:`\eta`, decays the learning rate as in Eq. (4.13).
+        weight_decay: :math:`\lambda` in Eq. (4.3).
         eps: :math:`\epsilon`, added outside the square root.
     """
     _check_step(locals())  # grad fits param; every hyperparameter is in range
     if weight_decay != 0:
-        # Eq. (1)
+        # Eq. (4.3)
         grad = grad.add(param, alpha=weight_decay)
     # alpha / (1 + (t - 1) eta)
     clr = lr / (1 + (step - 1) * lr_decay)
-    # Eq. (6): G = G + g * g
+    # Eq. (4.13): G = G + g * g
     grad_squared.addcmul_(grad, grad, value=1)
-    # Eq. (7): x = x - alpha g / (sqrt(G) + eps)
+    # Eq. (4.13): x = x - alpha g / (sqrt(G) + eps)
     std = grad_squared.sqrt().add_(eps)
     param.addcdiv_(grad, std, value=-clr)
 
@@ -193,30 +174,31 @@ def rmsprop_step(
         param: parameter :math:`x_t`; updated in place.
         grad: :math:`\nabla f(x_t)`, same shape.
         square_avg: the leaky average :math:`s_{t-1}` of squared gradients,
-            same shape; *assigned* :math:`s_t`, Eq. (8), never added to.
+            same shape; *assigned* :math:`s_t`, Eq. (4.14), never added to.
         momentum_buffer: :math:`b_{t-1}` (zeros at first), needed if
             ``momentum > 0``.
         lr: :math:`\alpha`.
-        alpha: the decay rate :math:`\beta` of Eq. (8) (PyTorch's name).
+        alpha: the decay rate :math:`\beta` of Eq. (4.14) (PyTorch's name).
         eps: :math:`\epsilon`, added outside the square root.
-        weight_decay: :math:`\lambda` in Eq. (1).
-        momentum: :math:`\mu` in Eq. (10); 0 gives Eq. (9).
+        weight_decay: :math:`\lambda` in Eq. (4.3).
+        momentum: :math:`\mu`, PyTorch's momentum on the normalized step
+            (see the module docstring); 0 gives Eq. (4.14).
     """
     _check_step(locals())  # grad fits param; every hyperparameter is in range
     if weight_decay != 0:
-        # Eq. (1)
+        # Eq. (4.3)
         grad = grad.add(param, alpha=weight_decay)
-    # Eq. (8): s = beta s + (1 - beta) g * g, an assignment, not +=
+    # Eq. (4.14): s = beta s + (1 - beta) g * g, an assignment, not +=
     square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
     avg = square_avg.sqrt().add_(eps)
     if momentum > 0:
         if momentum_buffer is None:
             raise ValueError("momentum > 0 needs a momentum_buffer, got None")
-        # Eq. (10): b = mu b + g / (sqrt(s) + eps); x = x - alpha b
+        # PyTorch's momentum: b = mu b + g / (sqrt(s) + eps); x = x - alpha b
         momentum_buffer.mul_(momentum).addcdiv_(grad, avg)
         param.add_(momentum_buffer, alpha=-lr)
     else:
-        # Eq. (9): x = x - alpha g / (sqrt(s) + eps)
+        # Eq. (4.14): x = x - alpha g / (sqrt(s) + eps)
         param.addcdiv_(grad, avg, value=-lr)
 
 
@@ -240,16 +222,17 @@ def adam_step(
         param: parameter :math:`x_t`; updated in place.
         grad: :math:`\nabla f(x_t)`, same shape.
         exp_avg: first moment :math:`m_{t-1}` (zeros at first), same shape;
-            becomes :math:`m_t`, Eq. (11).
+            becomes :math:`m_t`, Eq. (4.15).
         exp_avg_sq: second moment :math:`v_{t-1}` (zeros at first), same
-            shape; becomes :math:`v_t`, Eq. (12).
+            shape; becomes :math:`v_t`, Eq. (4.15).
         step: :math:`t`, counted from 1. The bias correction
-            :math:`1 - \beta^t` of Eq. (13) is 0 at :math:`t = 0`.
+            :math:`1 - \beta^t` of Eq. (4.16) is 0 at :math:`t = 0`.
         lr: :math:`\alpha`.
-        beta1, beta2: the decay rates :math:`\beta_1, \beta_2` of the moments.
+        beta1: the decay rate :math:`\beta_1` of the first moment.
+        beta2: the decay rate :math:`\beta_2` of the second moment.
         eps: :math:`\epsilon`, added outside the square root of
             :math:`\hat v_t`.
-        weight_decay: :math:`\lambda` in Eq. (1) (L2, not AdamW's decay).
+        weight_decay: :math:`\lambda` in Eq. (4.3) (L2, not AdamW's decay).
     """
     _check_step(locals())  # grad fits param; every hyperparameter is in range
     if step < 1:
@@ -258,20 +241,106 @@ def adam_step(
             f"t = 0), got {step!r}"
         )
     if weight_decay != 0:
-        # Eq. (1)
+        # Eq. (4.3)
         grad = grad.add(param, alpha=weight_decay)
-    # Eq. (11): m = beta1 m + (1 - beta1) g, written m + (1 - beta1)(g - m)
+    # Eq. (4.15): m = beta1 m + (1 - beta1) g, written m + (1 - beta1)(g - m)
     exp_avg.lerp_(grad, 1 - beta1)
-    # Eq. (12): v = beta2 v + (1 - beta2) g * g
+    # Eq. (4.15): v = beta2 v + (1 - beta2) g * g
     exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-    # Eq. (13): the bias corrections, t = 1, 2, ...
+    # Eq. (4.16): the bias corrections, t = 1, 2, ...
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
-    # Eq. (14): x = x - alpha m_hat / (sqrt(v_hat) + eps), where
+    # Eq. (4.16): x = x - alpha m_hat / (sqrt(v_hat) + eps), where
     # m_hat = m / bias_correction1, sqrt(v_hat) = sqrt(v / bias_correction2)
     step_size = lr / bias_correction1
     denom = (exp_avg_sq.sqrt() / math.sqrt(bias_correction2)).add_(eps)
     param.addcdiv_(exp_avg, denom, value=-step_size)
+
+
+def param_groups_weight_decay(
+    model: nn.Module, *, weight_decay: float
+) -> list[dict[str, object]]:
+    r"""Parameter groups that decay the weight matrices but not the biases.
+
+    The L2 penalty of Eq. (5.7), :math:`\lambda \sum W^2`, adds
+    :math:`2 \lambda W` to the gradient of each weight matrix; a torch
+    optimizer's ``weight_decay`` adds ``weight_decay * W``, so pass
+    ``weight_decay = 2 * lambda``. Parameters with one dimension or fewer
+    (biases, the scales of normalization layers) are not decayed.
+
+    Counterpart: ``timm.optim.param_groups_weight_decay``.
+
+    Args:
+        model: the network whose parameters are grouped.
+        weight_decay: the coefficient of the decayed group.
+
+    Returns:
+        Two groups for any ``torch.optim`` optimizer: the matrices with
+        ``weight_decay``, the rest with 0.
+    """
+    weight_decay = check_finite_number(weight_decay, "weight_decay", low=0)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.dim() >= 2 else no_decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+@torch.no_grad()
+def numeric_gradient(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    h: float = 1e-5,
+    indices: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""Centred differences of a scalar function, the check of an analytic gradient.
+
+    Entry i is :math:`(f(x + h e_i) - f(x - h e_i)) / 2h`, with :math:`e_i` the i-th
+    unit tensor in ``x``'s flattened order: two evaluations of ``f`` per entry, an error
+    of order :math:`h^2`. Use float64 (see the backprop chapter's exercise on ``h``).
+    Counterpart: ``torch.autograd.gradcheck``, which compares every entry.
+
+    Args:
+        f: maps a tensor shaped like ``x`` to a 0-dim tensor (or a number).
+        x: the point, any shape; not modified.
+        h: the step, > 0.
+        indices: flat indices of the entries to estimate; None for all of them.
+
+    Returns:
+        The estimates: shaped like ``x`` when ``indices`` is None, else (len(indices),).
+    """
+    check_float_tensor(x, "x")
+    h = check_finite_number(h, "h", low=0, low_open=True)
+    flat = x.detach().reshape(-1).clone()  # (x.numel(),), a copy we perturb
+    picked = torch.arange(flat.numel()) if indices is None else indices.reshape(-1)
+    out = flat.new_empty(len(picked))
+    for k, i in enumerate(picked.tolist()):
+        old = flat[i].item()
+        flat[i] = old + h
+        up = float(f(flat.view_as(x)))
+        flat[i] = old - h
+        down = float(f(flat.view_as(x)))
+        flat[i] = old
+        out[k] = (up - down) / (2 * h)
+    return out.view_as(x) if indices is None else out
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The largest ``|a - b| / (|a| + |b|)`` over the entries (0 where both are 0).
+
+    Args:
+        a: e.g. an analytic gradient.
+        b: e.g. its :func:`numeric_gradient` estimate, the same shape as ``a``.
+    """
+    check_shape(
+        check_float_tensor(b, "b"), "b", tuple(check_float_tensor(a, "a").shape)
+    )
+    scale = (a.abs() + b.abs()).clamp(min=torch.finfo(a.dtype).tiny)
+    return ((a - b).abs() / scale).max().item()
 
 
 # ----------------------------------------------------------------------------------
@@ -279,26 +348,12 @@ def adam_step(
 # ----------------------------------------------------------------------------------
 
 
-def _check_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 def _check_nonnegative(name: str, value: object) -> float:
-    value = _check_number(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return value
+    return check_finite_number(value, name, low=0)
 
 
 def _check_decay(name: str, value: object) -> float:
-    value = _check_number(name, value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return value
+    return check_finite_number(value, name, low=0, high=1, high_open=True)
 
 
 def _zeros_like(param: torch.Tensor) -> torch.Tensor:
@@ -312,7 +367,7 @@ def _next_step(state: dict[str, Any]) -> int:
 
 
 def _check_step(args: dict[str, Any]) -> None:
-    """Check a functional step's ``locals()``: grad fits param, hyperparameters in range.
+    """Check a step's ``locals()``: grad fits param, every hyperparameter is in range.
 
     Each hyperparameter must be finite first, since ``nan < 0`` is False.
     """
@@ -387,8 +442,8 @@ class _Optimizer(torch.optim.Optimizer):
                     )
                 if param.grad.shape != param.shape:
                     raise ValueError(
-                        f"a gradient of shape {tuple(param.grad.shape)} does not fit its "
-                        f"parameter of shape {tuple(param.shape)}"
+                        f"a gradient of shape {tuple(param.grad.shape)} does not "
+                        f"fit its parameter of shape {tuple(param.shape)}"
                     )
                 self._update(param, group)
         return loss
@@ -409,7 +464,7 @@ class SGD(_Optimizer):
         params: parameters or parameter groups (dicts), as for any torch optimizer.
         lr: learning rate :math:`\alpha \ge 0`.
         momentum: :math:`\rho \ge 0`.
-        dampening: :math:`\tau \ge 0` in Eq. (3).
+        dampening: :math:`\tau \ge 0` in Eq. (4.5).
         weight_decay: L2 coefficient :math:`\lambda \ge 0`.
         nesterov: Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
     """
@@ -546,7 +601,8 @@ class RMSprop(_Optimizer):
         alpha: the decay rate :math:`\beta \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`, added outside the square root.
         weight_decay: L2 coefficient :math:`\lambda \ge 0`.
-        momentum: :math:`\mu \ge 0`, momentum on the normalized step, Eq. (10).
+        momentum: :math:`\mu \ge 0`, momentum on the normalized step
+            (see the module docstring).
     """
 
     _CHECKS = (

@@ -10,14 +10,18 @@ so that the page says which device, budget and library versions produced its out
 
 * **device** -- CUDA when available, else CPU. Override with ``DLCV_DEVICE``
   (``cpu``, ``cuda``, ``cuda:1``, ...).
-* **budget** -- ``"quick"`` on the CPU, where each chapter must execute in at most 60 s on a
-  2-core machine, and ``"full"`` on CUDA, where chapters train at course scale. Override with
-  ``DLCV_BUDGET`` (``quick`` or ``full``).
-* **seed** -- 0 by default; override with ``DLCV_SEED``. The same seed gives the same outputs
-  on the same machine.
-* **progress bars** -- shown when a person runs a notebook, hidden in the built book: the
-  book's Sphinx extension (:mod:`dlcv.sphinxext`) sets ``DLCV_PROGRESS=0`` for the kernels
-  it starts.
+* **budget** -- ``"quick"`` on the CPU, where each chapter must execute in at most 60 s
+  on a 2-core machine, and ``"full"`` on CUDA, where chapters train at course scale.
+  Override with ``DLCV_BUDGET`` (``quick`` or ``full``).
+* **seed** -- 0 by default; override with ``DLCV_SEED``. The same seed gives the same
+  outputs on the same machine.
+* **progress bars** -- shown when a person runs a notebook, hidden in the built book:
+  the book's Sphinx extension (:mod:`dlcv._book.sphinxext`) sets ``DLCV_PROGRESS=0``
+  for the kernels it starts.
+* **glued numbers** -- :func:`glue` hands a value to myst-nb in the book's build (which
+  sets ``DLCV_BOOK_BUILD=1``), so the page's prose shows it; anywhere else (Colab,
+  Binder, a local Jupyter) it prints the value with its name, since the notebook's prose
+  cannot show it.
 
 Torch counterparts: :func:`torch.manual_seed`, :func:`torch.cuda.is_available`.
 """
@@ -40,6 +44,7 @@ __all__ = [
     "BUDGETS",
     "Runtime",
     "get_runtime",
+    "glue",
     "median_time",
     "progress",
     "progress_enabled",
@@ -72,15 +77,23 @@ class Runtime:
 
         Chapters size their experiments with it, e.g.
         ``n_train = rt.pick(quick=5_000, full=60_000)``.
+
+        Args:
+            quick: the value for the quick budget.
+            full: the value for the full budget.
         """
         return quick if self.quick else full
 
     def generator(self, offset: int = 0) -> torch.Generator:
-        """A fresh CPU ``torch.Generator`` seeded with ``seed + offset``."""
+        """A fresh CPU ``torch.Generator`` seeded with ``seed + offset``.
+
+        Args:
+            offset: added to the seed, so that independent draws get their own streams.
+        """
         return torch.Generator().manual_seed(self.seed + offset)
 
     def report(self) -> str:
-        """One paragraph naming the device, the budget and the versions behind the outputs."""
+        """One paragraph naming the device, budget and versions behind the outputs."""
         device = str(self.device)
         if self.device.type == "cuda":
             device += f" ({torch.cuda.get_device_name(self.device)})"
@@ -104,7 +117,8 @@ def _parse_device(value: str) -> torch.device:
         device = torch.device(value)
     except RuntimeError as err:
         raise ValueError(
-            f"DLCV_DEVICE must name a torch device such as 'cpu' or 'cuda', got {value!r}"
+            "DLCV_DEVICE must name a torch device such as 'cpu' or 'cuda', "
+            f"got {value!r}"
         ) from err
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
@@ -128,8 +142,8 @@ def get_runtime(env: Mapping[str, str] | None = None) -> Runtime:
     """Resolve device, budget and seed from the hardware and the environment.
 
     Args:
-        env: the environment to read ``DLCV_DEVICE``, ``DLCV_BUDGET`` and ``DLCV_SEED`` from;
-            ``os.environ`` by default.
+        env: the environment to read ``DLCV_DEVICE``, ``DLCV_BUDGET`` and
+            ``DLCV_SEED`` from; ``os.environ`` by default.
 
     Returns:
         The resolved :class:`Runtime`. Nothing is seeded; see :func:`setup`.
@@ -154,14 +168,23 @@ def get_runtime(env: Mapping[str, str] | None = None) -> Runtime:
         raise ValueError(f"DLCV_SEED must be an integer, got {raw_seed!r}") from err
     if not SEED_MIN <= seed <= SEED_MAX:
         raise ValueError(
-            f"DLCV_SEED must be in [{SEED_MIN}, {SEED_MAX}] (torch.manual_seed's range), "
-            f"got {raw_seed!r}"
+            f"DLCV_SEED must be in [{SEED_MIN}, {SEED_MAX}] "
+            f"(torch.manual_seed's range), got {raw_seed!r}"
         )
     return Runtime(device=device, budget=budget, seed=seed)
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global RNGs (all CUDA devices included)."""
+    """Seed Python's, NumPy's and torch's global RNGs (all CUDA devices included).
+
+    Args:
+        seed: an int in torch's range ``[-2**63, 2**64 - 1]``; NumPy gets it modulo
+            ``2**32``.
+
+    Raises:
+        TypeError: if ``seed`` is not an int.
+        ValueError: if ``seed`` is outside torch's range.
+    """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if not SEED_MIN <= seed <= SEED_MAX:
@@ -186,6 +209,13 @@ def setup(env: Mapping[str, str] | None = None) -> Runtime:
     """Resolve the runtime, seed every RNG and set the book's figure style.
 
     This is the first call of every chapter.
+
+    Args:
+        env: the environment to read ``DLCV_DEVICE``, ``DLCV_BUDGET`` and
+            ``DLCV_SEED`` from; ``os.environ`` by default.
+
+    Returns:
+        The resolved :class:`Runtime`, as :func:`get_runtime` gives it.
     """
     rt = get_runtime(env)
     seed_everything(rt.seed)
@@ -221,7 +251,11 @@ def _set_figure_style() -> None:
 
 
 def progress_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """Whether progress bars are shown (``DLCV_PROGRESS`` is not 0/false/no/off)."""
+    """Whether progress bars are shown (``DLCV_PROGRESS`` is not 0/false/no/off).
+
+    Args:
+        env: the environment to read ``DLCV_PROGRESS`` from; ``os.environ`` by default.
+    """
     env = os.environ if env is None else env
     return env.get("DLCV_PROGRESS", "1").strip().lower() not in _FALSE
 
@@ -246,9 +280,10 @@ def median_time(
     """Median wall time of ``fn(*args, **kwargs)`` in seconds, robust to a busy machine.
 
     Uses :class:`torch.utils.benchmark.Timer`: one warm-up call, then
-    ``blocked_autorange``, which repeats the call in blocks for at least ``min_run_time``
-    seconds and synchronizes CUDA; the median of the blocks ignores the slow outliers that
-    other processes cause. Chapters glue ratios of these medians into their prose.
+    ``blocked_autorange``, which repeats the call in blocks for at least
+    ``min_run_time`` seconds and synchronizes CUDA; the median of the blocks ignores the
+    slow outliers that other processes cause. Chapters glue ratios of these medians into
+    their prose.
 
     Args:
         fn: the function to time.
@@ -274,3 +309,29 @@ def median_time(
         num_threads=torch.get_num_threads(),
     )
     return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def glue(
+    name: str, value: Any, *, display: bool = True, env: Mapping[str, str] | None = None
+) -> None:
+    """Make ``value`` available to the page's prose as ``{glue:text}`name```.
+
+    In the book's build (``DLCV_BOOK_BUILD=1``) this is ``myst_nb.glue``. Elsewhere,
+    where no page shows glued values, it prints ``name: value`` in the cell's output,
+    so that the reader of a notebook sees every number the page's prose quotes.
+
+    Args:
+        name: the key that the prose refers to.
+        value: the value; its ``str`` is what a reader sees.
+        display: also show the value in the page's output (myst-nb's ``display``).
+        env: where to read ``DLCV_BOOK_BUILD``; ``os.environ`` by default.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    env = os.environ if env is None else env
+    if env.get("DLCV_BOOK_BUILD") == "1":
+        from myst_nb import glue as myst_glue  # only the build has myst-nb
+
+        myst_glue(name, value, display=display)
+    else:
+        print(f"{name}: {value}")

@@ -1,20 +1,21 @@
 """A plain minibatch training loop, shared by the chapters that train models.
 
-Used by the optimization chapter (loss against step for each optimizer), the neural-network
-chapter (train/validation curves) and later chapters. It is the loop every PyTorch tutorial
-writes, kept in one tested place::
+Used by the optimization chapter (loss against step for each optimizer), the
+neural-network chapter (train/validation curves) and later chapters. It is the loop
+every PyTorch tutorial writes, kept in one tested place::
 
     for epoch in range(epochs):
         for idx in minibatches(N, batch_size, generator):
             loss = loss_fn(model(x[idx]), y[idx])
             optimizer.zero_grad(); loss.backward(); optimizer.step()
 
-Torch counterparts: ``torch.utils.data.DataLoader(shuffle=True)`` for :func:`minibatches`;
-PyTorch has no built-in ``fit``.
+Torch counterparts: ``torch.utils.data.DataLoader(shuffle=True)`` for
+:func:`minibatches`; PyTorch has no built-in ``fit``.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,24 +23,30 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from dlcv._checks import check_labels, check_positive_int, check_tensor
+from dlcv._checks import (
+    check_finite_number,
+    check_float_tensor,
+    check_labels,
+    check_positive_int,
+    check_tensor,
+)
 from dlcv.runtime import progress
 
-__all__ = ["History", "accuracy", "fit", "minibatches"]
+__all__ = ["History", "accuracy", "fit", "minibatches", "standard_error"]
 
 
 @dataclass
 class History:
     """What :func:`fit` measured."""
 
-    step_loss: list[float] = field(
-        default_factory=list
-    )  # training loss of every minibatch
-    epoch_train_acc: list[float] = field(default_factory=list)  # after each epoch
-    epoch_val_acc: list[float] = field(
-        default_factory=list
-    )  # after each epoch, if val given
-    seconds: float = 0.0  # wall time of the whole loop, evaluation included
+    # the training loss of every minibatch
+    step_loss: list[float] = field(default_factory=list)
+    # the accuracy on the training data after each epoch
+    epoch_train_acc: list[float] = field(default_factory=list)
+    # the accuracy on the validation data after each epoch, if it was given
+    epoch_val_acc: list[float] = field(default_factory=list)
+    # the wall time of the whole loop, evaluation included
+    seconds: float = 0.0
 
 
 def minibatches(
@@ -49,11 +56,14 @@ def minibatches(
 
     Args:
         n: number of examples.
-        batch_size: examples per minibatch; the last one may be smaller unless ``drop_last``.
+        batch_size: examples per minibatch; the last one may be smaller unless
+            ``drop_last``.
         generator: the RNG that shuffles (CPU); the same seed gives the same batches.
+        drop_last: skip the last minibatch if it is smaller than ``batch_size``.
 
     Yields:
-        int64 CPU tensors of indices, each of length ``batch_size`` (or less, at the end).
+        int64 CPU tensors of indices, each of length ``batch_size`` (or less, at the
+        end).
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     order = torch.randperm(n, generator=generator)
@@ -73,10 +83,14 @@ def accuracy(
     """Fraction of rows of ``x`` whose highest score is the label in ``y``.
 
     Args:
-        model: maps (B, ...) inputs to (B, C) class scores. An ``nn.Module`` is put in eval
-            mode for the evaluation and restored afterwards.
-        x: (N, ...) inputs, N >= 1; y: (N,) integer labels.
+        model: maps (B, ...) inputs to (B, C) class scores. An ``nn.Module`` is put in
+            eval mode for the evaluation and restored afterwards.
+        x: (N, ...) inputs, N >= 1.
+        y: (N,) integer labels.
         batch_size: rows scored at once.
+
+    Returns:
+        The accuracy, in [0, 1].
     """
     check_tensor(x, "x")
     check_positive_int(x.shape[0] if x.dim() else 0, "the number of examples N")
@@ -98,6 +112,20 @@ def accuracy(
     return correct / x.shape[0]
 
 
+def standard_error(acc: float, n: int) -> float:
+    """The standard error sqrt(a (1 - a) / n) of an accuracy a measured on n examples.
+
+    Two accuracies whose difference is under about twice the standard error of the
+    difference, ``hypot(se_1, se_2)``, are not distinguishable on those examples.
+
+    Args:
+        acc: the accuracy, in [0, 1].
+        n: the number of examples it was measured on.
+    """
+    acc = check_finite_number(acc, "acc", low=0, high=1)
+    return math.sqrt(acc * (1 - acc) / check_positive_int(n, "n"))
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -112,24 +140,27 @@ def fit(
     y_val: torch.Tensor | None = None,
     desc: str = "training",
 ) -> History:
-    """Train ``model`` with minibatches; return the per-step losses and per-epoch accuracies.
+    """Train ``model`` with minibatches, measuring losses and accuracies on the way.
 
     Args:
         model: maps (B, ...) inputs to (B, C) scores; trained in place.
         loss_fn: ``loss_fn(scores, labels)`` -> scalar, e.g. ``F.cross_entropy``.
         optimizer: over ``model.parameters()``.
-        x, y: (N, ...) training inputs and (N,) labels, on the model's device.
+        x: (N, ...) training inputs, on the model's device.
+        y: (N,) training labels, on the model's device.
         epochs: passes over the data.
         batch_size: examples per step.
         generator: shuffles the data (CPU generator).
-        x_val, y_val: optional validation data, evaluated after each epoch.
+        x_val: optional validation inputs, evaluated after each epoch.
+        y_val: the validation labels; given exactly when ``x_val`` is.
         desc: label of the progress bar.
+
+    Returns:
+        The :class:`History`: the loss of every step and the accuracies after every
+        epoch.
     """
     epochs = check_positive_int(epochs, "epochs", minimum=0)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}"
-        )
+    check_labels(y, "y", n=len(check_float_tensor(x, "x", min_ndim=1)))
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither")
     history = History()

@@ -8,9 +8,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
-# Damage the seed's scrape left behind (../shared/ERRATA.md); none of it may reach the book.
+# Damage the seed's scrape left behind (../shared/ERRATA.md); none of it may
+# reach the book.
 SEED_DAMAGE = re.compile(
-    r"图片|grad_quared|Sosine|Learing |comapre|gategate|baddmm\b|\\sum\{p\}|[Id]\{[12]\}"
+    r"图片|grad_quared|Sosine|Learing |comapre|gategate|"
+    r"baddmm\b|\\sum\{p\}|[Id]\{[12]\}"
 )
 
 

@@ -1,4 +1,4 @@
-"""The shared validation helpers: TypeError for a wrong type, ValueError for a wrong value."""
+"""Shared validation helpers: TypeError for a wrong type, ValueError for a bad value."""
 
 import math
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from dlcv import _checks
 from dlcv._checks import (
     check_finite_number,
     check_float_tensor,
@@ -105,3 +106,40 @@ def test_check_in_and_same_device():
     check_same_device(a=torch.zeros(1), b=torch.zeros(2))
     with pytest.raises(ValueError, match="share a device, got a on cpu, b on meta"):
         check_same_device(a=torch.zeros(1), b=torch.zeros(1, device="meta"))
+
+
+def test_check_shape_names_free_and_leading_dimensions():
+    x = torch.zeros(3, 4)
+    assert _checks.check_shape(x, "X", ("N", 4)) is x
+    _checks.check_shape(torch.zeros(2, 5, 2), "p", ("...", 2))
+    _checks.check_shape(torch.zeros(2), "p", ("...", 2))
+    with pytest.raises(ValueError, match=r"X must have shape \(N, 5\), got \(3, 4\)"):
+        _checks.check_shape(x, "X", ("N", 5))
+    with pytest.raises(ValueError, match=r"p must have shape \(\.\.\., 2\), got \(\)"):
+        _checks.check_shape(torch.zeros(()), "p", ("...", 2))
+    with pytest.raises(ValueError, match=r"b must have shape \(4,\), got \(3, 4\)"):
+        _checks.check_shape(x, "b", (4,))
+
+
+def test_check_len_callable_and_match():
+    assert _checks.check_len([1, 2], "biases", 2) == [1, 2]
+    with pytest.raises(ValueError, match="biases must have 3 entries, got 2"):
+        _checks.check_len([1, 2], "biases", 3)
+    with pytest.raises(TypeError, match="biases must be a sequence, got int"):
+        _checks.check_len(5, "biases", 3)
+    with pytest.raises(TypeError, match=r"loss must be callable as f\(x\), got str"):
+        _checks.check_callable("svm", "loss", signature="f(x)")
+    a, b = torch.zeros(2), torch.zeros(2, dtype=torch.float64)
+    _checks.check_tensors_match(a=a, c=torch.ones(3))
+    with pytest.raises(
+        ValueError, match="got a torch.float32 on cpu, b torch.float64 on cpu"
+    ):
+        _checks.check_tensors_match(a=a, b=b)
+
+
+def test_check_positive_int_with_a_maximum():
+    assert _checks.check_positive_int(np.int64(3), "k", maximum=3) == 3
+    with pytest.raises(ValueError, match=r"k must be an int in \[1, 4\], got 5"):
+        _checks.check_positive_int(5, "k", maximum=4)
+    with pytest.raises(ValueError, match=r"k must be an int in \[2, 4\], got 1"):
+        _checks.check_positive_int(1, "k", minimum=2, maximum=4)

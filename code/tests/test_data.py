@@ -18,7 +18,7 @@ def idx_bytes(t: torch.Tensor) -> bytes:
 
 
 def write_split(folder, split="train", n=6, seed=0, gz=True):
-    """A small valid split with the official file names; returns its tensors and MD5s."""
+    """A small valid split with the official file names; returns tensors and MD5s."""
     g = torch.Generator().manual_seed(seed)
     images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, 10, (n,), generator=g, dtype=torch.uint8)
@@ -273,7 +273,7 @@ def test_a_checksum_mismatch_gives_the_remedy_for_whose_file_it_is(
 
 
 def test_loader_downloads_into_cache_once(tmp_path, monkeypatch):
-    """With no local copy, the loader fetches each file once into the cache, then reuses it."""
+    """With no local copy, each file is fetched into the cache once, then reused."""
     server = tmp_path / "server"
     server.mkdir()
     images, labels, md5 = write_split(server, split="test")
@@ -311,7 +311,6 @@ def test_debian_files_are_the_official_data():
 
 def test_train_val_test_splits(small_files, monkeypatch):
     images, _labels, env, folder = small_files
-    write_split(folder, split="test", seed=1)
     _, _, md5 = write_split(folder, split="test", seed=1)
     files = {
         n: data.FileInfo("x", md5[n], (6, 28, 28) if "images" in n else (6,))

@@ -1,4 +1,4 @@
-"""Backprop chapter exercises: each checker passes a right answer and names typical wrong ones."""
+"""Backprop chapter exercises: each checker passes a right answer, names wrong ones."""
 
 import pytest
 import torch
@@ -12,7 +12,7 @@ def text(result):
     return " ".join(result.message.split())
 
 
-# ---- tanh layer -----------------------------------------------------------------------
+# ---- tanh layer ----------------------------------------------------------------------
 def tanh_forward(x):
     out = torch.tanh(x)
     return out, out
@@ -109,7 +109,7 @@ def test_tanh_layer_stubs_are_not_attempted(capsys):
         exercises.check_tanh_layer(tanh_forward, None)
 
 
-# ---- the max of each row ----------------------------------------------------------------
+# ---- the max of each row -------------------------------------------------------------
 def max_forward(x):
     out = x.amax(dim=1)
     return out, (x, out)
@@ -169,7 +169,7 @@ def test_row_max_layer_names_typical_mistakes():
     assert not result and "inputs: x = tensor of shape (4, 6)" in text(result)
 
 
-# ---- the batched matrix product -------------------------------------------------------
+# ---- the batched matrix product ------------------------------------------------------
 def matmul_backward(dout, x, weight):
     dx = dout @ weight.T  # (..., N, M) @ (M, D) -> (..., N, D)
     dweight = x.reshape(-1, x.shape[-1]).T @ dout.reshape(-1, dout.shape[-1])

@@ -1,4 +1,4 @@
-"""kNN chapter exercises: each checker passes a right answer and names typical wrong ones."""
+"""kNN chapter exercises: each checker passes a right answer, names wrong ones."""
 
 import pytest
 import torch

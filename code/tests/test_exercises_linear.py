@@ -1,4 +1,4 @@
-"""Linear chapter exercises: each checker passes a right answer and names typical wrong ones."""
+"""Linear chapter exercises: each checker passes a right answer, names wrong ones."""
 
 import pytest
 import torch
@@ -21,7 +21,7 @@ def problem(seed, n=25, d=6, c=5, dtype=torch.float64):
     return W, X, y
 
 
-# --- squared hinge ----------------------------------------------------------------------
+# --- squared hinge --------------------------------------------------------------------
 
 
 def squared_hinge(W, X, y, delta):
@@ -113,7 +113,7 @@ def test_squared_hinge_float32_always_fails_on_float64():
     assert "should have dtype torch.float64" in result.message
 
 
-# --- Crammer-Singer ---------------------------------------------------------------------
+# --- Crammer-Singer -------------------------------------------------------------------
 
 
 def crammer_singer(W, X, y, delta):
@@ -174,7 +174,7 @@ def test_crammer_singer_names_typical_mistakes():
     assert not result and "the result[1]" in result.message
 
 
-# --- label smoothing --------------------------------------------------------------------
+# --- label smoothing ------------------------------------------------------------------
 
 
 def smoothed_cross_entropy(W, X, y, epsilon):

@@ -1,4 +1,4 @@
-"""Neural-networks chapter exercises: each checker passes a right answer, names wrong ones."""
+"""Neural-networks exercises: each checker passes a right answer, names wrong ones."""
 
 import itertools
 import math
@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlcv import exercises, mlp
+from dlcv import exercises, mlp, optim
 from dlcv.exercises.neural_networks import (
     regularized_loss_reference,
     sequential_mlp,
@@ -204,7 +204,7 @@ def test_regularized_loss_reference_matches_weight_decay():
     regularized_loss_reference(a, x, y, lam).backward()
     opt_a.step()
     opt_b = torch.optim.SGD(
-        mlp.param_groups_weight_decay(b, weight_decay=2 * lam), lr=lr
+        optim.param_groups_weight_decay(b, weight_decay=2 * lam), lr=lr
     )
     F.cross_entropy(b(x), y).backward()
     opt_b.step()

@@ -1,4 +1,4 @@
-"""Optimization chapter exercises: each checker passes a right answer, names wrong ones."""
+"""Optimization exercises: each checker passes a right answer, names wrong ones."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tensors chapter exercises: each checker passes a right answer and names typical wrong ones."""
+"""Tensors chapter exercises: each checker passes a right answer, names wrong ones."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from dlcv import exercises
 
-# --- standardize_rows ------------------------------------------------------------------
+# --- standardize_rows -----------------------------------------------------------------
 
 
 def standardize_rows(x, eps=1e-5):
@@ -91,7 +91,7 @@ def test_standardize_rows_square_case_catches_a_silent_keepdim_mistake():
     assert "should be" in result.message
 
 
-# --- one_hot ---------------------------------------------------------------------------
+# --- one_hot --------------------------------------------------------------------------
 
 
 def one_hot(labels, num_classes):
@@ -149,7 +149,7 @@ def test_one_hot_names_typical_mistakes(wrong, problem):
     assert "inputs: labels = tensor of shape" in result.message
 
 
-# --- batch_outer -----------------------------------------------------------------------
+# --- batch_outer ----------------------------------------------------------------------
 
 
 def batch_outer(u, v):
@@ -196,7 +196,7 @@ def test_batch_outer_names_typical_mistakes():
     assert "inputs: u = tensor of shape (4, 2), float64" in result.message
 
 
-# --- the worked answers of the conceptual exercises ------------------------------------
+# --- the worked answers of the conceptual exercises -----------------------------------
 
 
 def _shares(a, b):

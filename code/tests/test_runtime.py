@@ -1,3 +1,6 @@
+import sys
+import types
+
 import pytest
 import torch
 
@@ -124,3 +127,17 @@ def test_a_seed_out_of_torch_range_names_dlcv_seed(seed):
     with pytest.raises(ValueError, match="^seed must be in"):
         seed_everything(int(seed))
     assert get_runtime({"DLCV_SEED": str(2**64 - 1)}).seed == 2**64 - 1
+
+
+def test_glue_prints_outside_the_build_and_hands_to_myst_nb_inside(capsys, monkeypatch):
+    runtime.glue("speedup", "12.5", display=False, env={})
+    assert capsys.readouterr().out == "speedup: 12.5\n"
+    seen = []
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: seen.append((name, value, display))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    runtime.glue("speedup", 12.5, display=False, env={"DLCV_BOOK_BUILD": "1"})
+    assert seen == [("speedup", 12.5, False)]
+    assert capsys.readouterr().out == ""
+    with pytest.raises(TypeError, match="name must be a non-empty str"):
+        runtime.glue("", 1, env={})

@@ -1,10 +1,10 @@
-"""Checks of the built book in a real headless browser (`make site`, after `make build`).
+"""Checks of the built book in a real headless browser (`make site` after `make build`).
 
 Every page of ``_build/html`` is served on 127.0.0.1 and opened in headless Chromium
 driven by Playwright. On each page: no console error and no uncaught exception, every
-``<img>`` loads, every formula is typeset by MathJax without an error, every internal link
-reaches an existing page and anchor, and chapter pages carry the Colab and Binder launch
-links and the notebook download button.
+``<img>`` loads, every formula is typeset by MathJax without an error, every internal
+link reaches an existing page and anchor, and chapter pages carry the Colab and Binder
+launch links and the notebook download button.
 
 The test machine needs no internet: requests that leave localhost are aborted, except
 MathJax, which the pages load from the jsDelivr CDN and which is served from the copy
@@ -60,11 +60,11 @@ _META_REFRESH = re.compile(
     r"<meta[^>]+http-equiv=[\"']?refresh[^>]+url=([^\"'>]+)", re.I
 )
 
-# The header of a chapter page (sphinx-book-theme 1.3): a "launch" dropdown with one link
-# per provider, and a "download" dropdown whose .ipynb entry exists only for notebooks.
-# Each entry is (selector, label). The label is the entry's visible text: its `title`
-# ("Launch on Colab") is in the HTML file, but Bootstrap's tooltips move it to
-# `data-bs-original-title` as soon as the page runs, so it cannot be matched in the page.
+# The header of a chapter page (sphinx-book-theme 1.3): a "launch" dropdown with one
+# link per provider, and a "download" dropdown whose .ipynb entry exists only for
+# notebooks. Each entry is (selector, label). The label is the entry's visible text: its
+# `title` ("Launch on Colab") is in the HTML file, but Bootstrap's tooltips move it to
+# `data-bs-original-title` once the page runs, so it cannot be matched in the page.
 LAUNCH_BUTTONS = {
     "Colab launch link": (".dropdown-launch-buttons a.dropdown-item[href]", "Colab"),
     "Binder launch link": (".dropdown-launch-buttons a.dropdown-item[href]", "Binder"),
@@ -85,7 +85,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def serve(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` on 127.0.0.1 (OS-chosen port) in a thread; yield its base URL."""
+    """Serve ``directory`` on 127.0.0.1 (OS-chosen port) in a thread; yield its URL."""
     handler = functools.partial(_QuietHandler, directory=str(directory))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -117,7 +117,7 @@ class Visit:
 
 
 def _route(base: str, visit: Visit):
-    """A request handler: the site passes, MathJax comes from disk, the rest is aborted."""
+    """A request handler: pass the site, serve MathJax from disk, abort the rest."""
 
     def handle(route):
         url = route.request.url
@@ -161,7 +161,7 @@ def _fetch_text(url: str) -> str:
 
 
 def open_page(context, base: str, name: str) -> Visit:
-    """Open ``base + name`` in a new page; wait for load and for MathJax if it has math."""
+    """Open ``base + name`` in a new page; wait for load, and for MathJax if needed."""
     page = context.new_page()
     visit = Visit(name=name, page=page, status=None)
     page.route("**/*", _route(base, visit))
@@ -180,9 +180,10 @@ def open_page(context, base: str, name: str) -> Visit:
     )
     response = page.goto(base + name, wait_until="load")
     visit.status = response.status if response else None
-    # A redirect page (Jupyter Book's root index.html): follow it before checking, so the
-    # checks do not race the navigation; they then run on the page it leads to. Its
-    # source is fetched apart: a page that navigated away has no response body left.
+    # A redirect page (Jupyter Book's root index.html): follow it before checking, so
+    # the checks do not race the navigation; they then run on the page it leads to.
+    # Its source is fetched apart: a page that navigated away has no response body
+    # left.
     refresh = _META_REFRESH.search(_fetch_text(base + name))
     if refresh:
         visit.redirect = urljoin(base + name, html.unescape(refresh.group(1)))
@@ -238,21 +239,22 @@ def check_images(visit: Visit) -> list[str]:
 
 _FIGURES_JS = """() => [...document.querySelectorAll(".cell_output img")].map(img => {
   const figure = img.closest("figure");
+  const text = selector => figure?.querySelector(selector)?.textContent.trim() || "";
   return {
     src: img.getAttribute("src"),
     alt: (img.getAttribute("alt") || "").trim(),
-    number: figure?.querySelector("figcaption .caption-number")?.textContent.trim() || "",
-    caption: figure?.querySelector("figcaption .caption-text")?.textContent.trim() || "",
+    number: text("figcaption .caption-number"),
+    caption: text("figcaption .caption-text"),
     id: figure?.id || "",
   };
 })"""
 
 
 def check_figures(visit: Visit) -> list[str]:
-    """Every image a cell outputs is a numbered, labelled figure with a caption and alt text.
+    """Every output image is a numbered, labelled figure with a caption and alt text.
 
-    An alt text that is a file name (myst-nb's default, ``../_images/f8e0....png``) counts
-    as none: it tells a screen-reader user nothing.
+    An alt text that is a file name (myst-nb's default, ``../_images/f8e0....png``)
+    counts as none: it tells a screen-reader user nothing.
     """
     out = []
     for f in visit.page.evaluate(_FIGURES_JS):
@@ -357,7 +359,7 @@ _LINKS_JS = """() => [...document.querySelectorAll("a[href]")].map(a => ({
 
 
 def check_links(visit: Visit, base: str, targets: SiteTargets) -> list[str]:
-    """Every link into the site reaches a file (HTTP 200) and, with a #fragment, an id."""
+    """Every internal link reaches a file (HTTP 200) and, with a #fragment, an id."""
     out = []
     site = urlsplit(base).netloc
     if visit.redirect and (status := targets.get(visit.redirect)[0]) != 200:
@@ -416,7 +418,7 @@ def browser_context():
 
 
 def _toc_chapters() -> list[str]:
-    """Pages built from notebooks: the ``_toc.yml`` entries whose source has code cells."""
+    """Pages built from notebooks: ``_toc.yml`` entries whose source has code cells."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]] + [c["file"] for p in toc["parts"] for c in p["chapters"]]
     return [
@@ -542,7 +544,8 @@ GOOD_PAGE = f"""{_HEAD}{_HEADER_BUTTONS}
 <span class="math notranslate nohighlight">\\(\\frac{{a}}{{b}}\\)</span>
 <div class="math notranslate nohighlight">\\[\\sum_i x_i^2\\]</div>
 <img src="pixel.png" alt="a pixel">
-<div class="cell_output"><figure id="fig-pixel"><img src="pixel.png" alt="One black pixel.">
+<div class="cell_output"><figure id="fig-pixel">
+<img src="pixel.png" alt="One black pixel.">
 <figcaption><p><span class="caption-number">Fig. 1 </span>
 <span class="caption-text">A pixel.</span></p></figcaption></figure></div>
 <a href="broken.html#present">to the other page</a> <a href="#top">top</a>
@@ -557,7 +560,9 @@ BROKEN_PAGE = f"""{_HEAD}
 <a href="nowhere.html">dead link</a>
 <a href="good.html#absent">dead anchor</a>
 <script>console.error("boom from the page");</script>
-<script>window.addEventListener("load", () => {{ throw new Error("kaboom"); }});</script>
+<script>
+window.addEventListener("load", () => {{ throw new Error("kaboom"); }});
+</script>
 </body></html>"""
 
 # A redirect page like Jupyter Book's root index.html, to a page that does not exist.
@@ -628,7 +633,8 @@ def test_checkers_catch_a_broken_page(browser_context, tmp_path):
         "broken.html: image does not load: <img src='missing.png' alt='gone'>"
     ]
     assert broken["figures"] == [
-        "broken.html: output image 'pixel.png' has no numbered, labelled figure caption",
+        "broken.html: output image 'pixel.png' "
+        "has no numbered, labelled figure caption",
         "broken.html: output image 'pixel.png' has no alt text (alt='pixel.png')",
     ]
     # An unclosed brace hides the formula from MathJax (it is left as text); a missing

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -86,7 +88,7 @@ def test_bad_input():
         training.fit(
             model, F.cross_entropy, opt, x, y, epochs=-1, batch_size=4, generator=g
         )
-    with pytest.raises(ValueError, match="same length, got 64 and 63"):
+    with pytest.raises(ValueError, match="y must have shape \\(64,\\), got \\(63,\\)"):
         training.fit(
             model, F.cross_entropy, opt, x, y[:-1], epochs=1, batch_size=4, generator=g
         )
@@ -128,3 +130,18 @@ def test_accuracy_rejects_inputs_that_would_give_a_wrong_fraction():
     with pytest.raises(ValueError, match="the model's scores must have 2 dimensions"):
         training.accuracy(lambda b: model(b)[:, 0], x, y)
     assert model.training
+
+
+def test_standard_error_of_an_accuracy():
+    assert training.standard_error(0.5, 100) == pytest.approx(0.05)
+    assert training.standard_error(1.0, 10) == 0.0
+    # the spread of the accuracy of a 70%-accurate guesser over 400 examples
+    g = torch.Generator().manual_seed(0)
+    draws = (torch.rand(2000, 400, generator=g) < 0.7).double().mean(dim=1)
+    assert draws.std().item() == pytest.approx(
+        training.standard_error(0.7, 400), rel=0.05
+    )
+    with pytest.raises(ValueError, match=r"acc must be a finite number in \[0, 1\]"):
+        training.standard_error(math.nan, 10)
+    with pytest.raises(ValueError, match="n must be an int >= 1, got 0"):
+        training.standard_error(0.5, 0)

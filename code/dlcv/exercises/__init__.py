@@ -10,14 +10,16 @@ replaces its body and calls the exercise's checker, for example::
 
     exercises.check_l1_distances(l1_distances)
 
-A checker runs the function on seeded random cases and edge cases, compares each result with
-a reference computed by PyTorch, scikit-learn or ``dlcv``, and prints either a pass or the
-first failing case: its inputs, and the expected vs the actual value or error. It prints
-"not attempted yet" for an untouched stub, so neither the built book nor a notebook's
-"Run all" stops at an exercise. It never shows the reference code and needs no network.
+A checker runs the function on seeded random cases and edge cases, compares each result
+with a reference computed by PyTorch, scikit-learn or ``dlcv``, and prints either a pass
+or the first failing case: its inputs, and the expected vs the actual value or error. It
+prints "not attempted yet" for an untouched stub, so neither the built book nor a
+notebook's "Run all" stops at an exercise. It never shows the reference code and needs
+no network.
 
-One submodule per chapter holds that chapter's checkers; they are all importable from here.
-The machinery they share (:class:`Case`, :func:`run_cases`) is in ``dlcv.exercises._core``.
+One submodule per chapter holds that chapter's checkers; they are all importable from
+here. The machinery they share (:class:`Case`, :func:`run_cases`) is in
+``dlcv.exercises._core``.
 """
 
 from dlcv.exercises import (

@@ -1,19 +1,20 @@
-"""The machinery behind every checker: run the reader's function on cases, report one line.
+"""The machinery behind every checker: run the reader's function on cases, report.
 
-A checker (``check_l1_distances`` and the others) builds a list of :class:`Case` objects,
-each holding seeded inputs and the reference result computed by PyTorch, scikit-learn or
-``dlcv``, and hands them to :func:`run_cases`. :func:`run_cases` calls the reader's function
-on fresh copies of the inputs, case by case, and stops at the first case that fails:
+A checker (``check_l1_distances`` and the others) builds a list of :class:`Case`
+objects, each holding seeded inputs and the reference result computed by PyTorch,
+scikit-learn or ``dlcv``, and hands them to :func:`run_cases`. :func:`run_cases` calls
+the reader's function on fresh copies of the inputs, case by case, and stops at the
+first case that fails:
 
 * the function raises ``NotImplementedError`` or returns ``NotImplemented`` -> "not
   attempted yet" (a stub must never break the built book or a notebook's "Run all");
 * it raises anything else -> the case, its inputs and the error;
 * it modifies an input in place -> the case and the input's name;
-* its result has the wrong type, shape, dtype, device or values -> the case, its inputs and
-  the expected vs the actual value at the first element that differs.
+* its result has the wrong type, shape, dtype, device or values -> the case, its inputs
+  and the expected vs the actual value at the first element that differs.
 
-The report never shows the reference code, only values. Nothing here downloads anything, so
-the checkers work offline: in Colab, in Binder and locally.
+The report never shows the reference code, only values. Nothing here downloads anything,
+so the checkers work offline: in Colab, in Binder and locally.
 """
 
 from __future__ import annotations
@@ -56,9 +57,11 @@ class Case:
     Args:
         description: what the case tests, e.g. ``"identical rows (distance 0)"``.
         args: the positional arguments by name, in order; the names appear in reports.
-        expected: the reference result (a tensor, a number, or a tuple/list/dict of them).
+        expected: the reference result (a tensor, a number, or a tuple/list/dict of
+            them).
         kwargs: keyword arguments, reported like ``args``.
-        rtol, atol: tolerances for floating-point values (``torch.isclose``).
+        rtol: relative tolerance for floating-point values (``torch.isclose``).
+        atol: absolute tolerance for floating-point values (``torch.isclose``).
         check_dtype: whether a tensor's dtype must equal the expected one.
     """
 
@@ -72,7 +75,11 @@ class Case:
 
 
 def describe(value: Any) -> str:
-    """A short description of a value for a report: tensors by shape and dtype."""
+    """A short description of a value for a report: tensors by shape and dtype.
+
+    Args:
+        value: what to describe: a tensor, number, string, sequence or module.
+    """
     if isinstance(value, torch.Tensor):
         where = "" if value.device.type == "cpu" else f" on {value.device}"
         dtype = str(value.dtype).removeprefix("torch.")
@@ -99,7 +106,20 @@ def _fmt(x: float | int | bool) -> str:
 def compare(
     expected: Any, actual: Any, case: Case, where: str = "the result"
 ) -> str | None:
-    """None if ``actual`` matches ``expected`` within the case's tolerances, else why not."""
+    """None if ``actual`` matches ``expected`` within the case's tolerances, else why.
+
+    Tuples, lists and dicts are compared element by element, recursively.
+
+    Args:
+        expected: the reference value (a tensor, a number, or a tuple/list/dict of
+            them).
+        actual: what the reader's function returned.
+        case: the case, whose ``rtol``, ``atol`` and ``check_dtype`` apply.
+        where: how the value is named in the message, e.g. ``"the result[0]"``.
+
+    Returns:
+        ``None`` on a match, else a one-line message naming the first difference.
+    """
     if isinstance(expected, torch.Tensor):
         if not isinstance(actual, torch.Tensor):
             return f"{where} should be a torch.Tensor, got {describe(actual)}"
@@ -168,14 +188,23 @@ def compare(
 
 
 def _copy(value: Any) -> Any:
-    """A deep copy that keeps tensors on their device (the reader gets fresh inputs)."""
+    """A deep copy that keeps tensors on their device (the reader gets fresh inputs).
+
+    Args:
+        value: the input to copy.
+    """
     if isinstance(value, torch.Tensor):
         return value.detach().clone().requires_grad_(value.requires_grad)
     return copy.deepcopy(value)
 
 
 def _unchanged(before: Any, after: Any) -> bool:
-    """Whether the reader's copy ``after`` still equals the original input ``before``."""
+    """Whether the reader's copy ``after`` still equals the original input ``before``.
+
+    Args:
+        before: the original input.
+        after: the copy the reader's function received.
+    """
     if isinstance(before, torch.Tensor):
         if not isinstance(after, torch.Tensor) or after.shape != before.shape:
             return False
@@ -202,7 +231,7 @@ def run_cases(
     check: Callable[[Any, Case], str | None] | None = None,
     verbose: bool = True,
 ) -> CheckResult:
-    """Call ``fn`` on every case, stop at the first failure, print and return the verdict.
+    """Call ``fn`` on each case until one fails; print and return the verdict.
 
     Args:
         fn: the reader's function.
@@ -211,7 +240,8 @@ def run_cases(
         passed: what a pass means, e.g. ``"matches torch.cdist(p=1)"``.
         check: an optional extra test of a result, returning a problem or None; it runs
             after the comparison with ``case.expected``.
-        verbose: print the message (the notebook's output); the result carries it anyway.
+        verbose: print the message (the notebook's output); the result carries it
+            anyway.
 
     Returns:
         A :class:`CheckResult`, true when every case passed.

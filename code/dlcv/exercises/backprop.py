@@ -1,18 +1,19 @@
 r"""Checkers for the coding exercises of the backprop chapter (``book/backprop.md``).
 
 * :func:`check_tanh_layer` -- a tanh layer in the chapter's API,
-  ``tanh_forward(x) -> (out, cache)`` and ``tanh_backward(dout, cache) -> dx``, with the
-  local gradient :math:`1 - \tanh^2 x`; the reference is PyTorch's autograd of
+  ``tanh_forward(x) -> (out, cache)`` and ``tanh_backward(dout, cache) -> dx``, with
+  the local gradient :math:`1 - \tanh^2 x`; the reference is PyTorch's autograd of
   ``(torch.tanh(x) * dout).sum()``.
 * :func:`check_row_max_layer` -- the maximum of each row, ``(N, D) -> (N,)``, and its
-  backward, a gradient router that splits the gradient evenly between tied maxima; the
-  reference is autograd of ``(x.amax(dim=1) * dout).sum()``.
-* :func:`check_batched_matmul_backward` -- ``(dx, dweight)`` of ``y = x @ weight`` for a
-  batch of matrices ``x`` (B, N, D) sharing one ``weight`` (D, M), and for x (N, D); the
-  reference is autograd of ``(x @ weight * dout).sum()``.
+  backward, a gradient router that splits the gradient evenly between tied maxima;
+  the reference is autograd of ``(x.amax(dim=1) * dout).sum()``.
+* :func:`check_batched_matmul_backward` -- ``(dx, dweight)`` of ``y = x @ weight`` for
+  a batch of matrices ``x`` (B, N, D) sharing one ``weight`` (D, M), and for x (N, D);
+  the reference is autograd of ``(x @ weight * dout).sum()``.
 
-Each layer checker calls the reader's forward function, then the backward function on the
-forward's cache, and compares both results (``{"out": ..., "dx": ...}``) with autograd's.
+Each layer checker calls the reader's forward function, then the backward function on
+the forward's cache, and compares both results (``{"out": ..., "dx": ...}``) with
+autograd's.
 """
 
 from __future__ import annotations
@@ -48,8 +49,18 @@ def _layer(
 ) -> Callable[..., Any]:
     """One function ``(x, dout) -> {"out", "dx"}`` that runs the reader's pair.
 
-    ``reference`` gives the shape that ``out`` must have before the backward runs, so that
-    a wrong forward is named as such rather than by the error it causes in the backward.
+    ``reference`` gives the shape that ``out`` must have before the backward runs, so
+    that a wrong forward is named as such rather than by the error it causes in the
+    backward.
+
+    Args:
+        forward: the reader's forward function, ``x -> (out, cache)``.
+        backward: the reader's backward function, ``(dout, cache) -> dx``.
+        name: the layer's name, as in ``{name}_forward``, used in error messages.
+        reference: the layer's forward computed by torch.
+
+    Raises:
+        TypeError: if ``forward`` or ``backward`` is not callable.
     """
     if not callable(forward) or not callable(backward):
         raise TypeError(
@@ -95,13 +106,20 @@ def _layer(
 
 
 def check_tanh_layer(tanh_forward: Forward, tanh_backward: Backward) -> CheckResult:
-    """Check ``tanh_forward(x) -> (out, cache)`` and ``tanh_backward(dout, cache) -> dx``.
+    """Check ``tanh_forward(x) -> (out, cache)``, ``tanh_backward(dout, cache) -> dx``.
 
-    ``out`` must equal ``torch.tanh(x)`` and ``dx`` the gradient that autograd finds for
-    ``(torch.tanh(x) * dout).sum()``, both with x's shape and dtype. Cases: random float64
-    and float32 matrices, a vector, a 3-D tensor, x = 0 (dx = dout), an upstream gradient
-    of ones (dx is the local gradient itself), and large inputs, 20 to 100 in absolute
-    value, where tanh saturates (out = ±1, dx = 0, no overflow).
+    ``out`` must equal ``torch.tanh(x)`` and ``dx`` the gradient that autograd finds
+    for ``(torch.tanh(x) * dout).sum()``, both with x's shape and dtype. Cases: random
+    float64 and float32 matrices, a vector, a 3-D tensor, x = 0 (dx = dout), an upstream
+    gradient of ones (dx is the local gradient itself), and large inputs, 20 to 100 in
+    absolute value, where tanh saturates (out = ±1, dx = 0, no overflow).
+
+    Args:
+        tanh_forward: the reader's forward function.
+        tanh_backward: the reader's backward function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(498)
 
@@ -149,9 +167,16 @@ def check_row_max_layer(max_forward: Forward, max_backward: Backward) -> CheckRe
     For x of shape (N, D), ``out`` (N,) must be the maximum of each row, like
     ``x.amax(dim=1)``, and ``dx`` (N, D) the gradient autograd finds for
     ``(x.amax(dim=1) * dout).sum()``: each row's dout goes to the row's maximum, split
-    evenly when several entries tie for it. Cases: random float64 and float32 rows, a tie
-    between two entries, a row of equal entries, negative rows, one column (D = 1) and one
-    long row (N = 1).
+    evenly when several entries tie for it. Cases: random float64 and float32 rows, a
+    tie between two entries, a row of equal entries, negative rows, one column (D = 1)
+    and one long row (N = 1).
+
+    Args:
+        max_forward: the reader's forward function.
+        max_backward: the reader's backward function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(6)
 
@@ -206,10 +231,17 @@ def check_batched_matmul_backward(
     """Check ``fn(dout, x, weight) -> (dx, dweight)``, the backward of ``x @ weight``.
 
     x is (N, D) or a batch (B, N, D), weight (D, M) is shared by the whole batch, and
-    dout = dL/dy has the shape of ``y = x @ weight``. The result must equal the gradients
-    autograd finds for ``(x @ weight * dout).sum()``: dx with x's shape, dweight with
-    weight's. Cases: a matrix x (N, D) in float64, batches of B = 2 and 3 (float64 and
-    float32), a batch of one, one row per matrix (N = 1) and one output column (M = 1).
+    dout = dL/dy has the shape of ``y = x @ weight``. The result must equal the
+    gradients autograd finds for ``(x @ weight * dout).sum()``: dx with x's shape,
+    dweight with weight's. Cases: a matrix x (N, D) in float64, batches of B = 2 and 3
+    (float64 and float32), a batch of one, one row per matrix (N = 1) and one output
+    column (M = 1).
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(2)
 

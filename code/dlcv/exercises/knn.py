@@ -1,11 +1,11 @@
 """Checkers for the coding exercises of the kNN chapter (``book/knn.md``).
 
-* :func:`check_l1_distances` -- all L1 distances by one broadcast, no loop and no blocks;
-  the reference is ``torch.cdist(p=1)``.
+* :func:`check_l1_distances` -- all L1 distances by one broadcast, no loop and no
+  blocks; the reference is ``torch.cdist(p=1)``.
 * :func:`check_cosine_knn` -- k-nearest-neighbour prediction under the cosine distance
-  :math:`1 - x^\\top y / (\\lVert x \\rVert \\lVert y \\rVert)`; the reference is
-  ``F.normalize`` + one matrix product + ``torch.topk`` + :func:`dlcv.knn.vote`, and the tests
-  compare it with scikit-learn's ``KNeighborsClassifier(metric="cosine")``.
+  :math:`1 - x^\\top y / (\\lVert x \\rVert \\lVert y \\rVert)`; the reference
+  is ``F.normalize`` + one matrix product + ``torch.topk`` + :func:`dlcv.knn.vote`, and
+  the tests compare it with scikit-learn's ``KNeighborsClassifier(metric="cosine")``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,17 @@ __all__ = ["check_cosine_knn", "check_l1_distances"]
 
 
 def check_l1_distances(fn: Callable[..., torch.Tensor]) -> CheckResult:
-    """Check ``fn(x_test, x_train) -> (M, N)`` L1 distances against ``torch.cdist(p=1)``.
+    """Check ``fn(x_test, x_train) -> (M, N)`` L1 distances against ``torch.cdist``.
 
-    Cases: random float32 and float64 inputs of several sizes, one test row, one feature,
-    identical rows (distance 0), and integer-valued pixels.
+    Cases: random float32 and float64 inputs of several sizes, one test row, one
+    feature, identical rows (distance 0), and integer-valued pixels. The reference is
+    ``torch.cdist(x_test, x_train, p=1)``.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(498)
 
@@ -72,7 +79,19 @@ def check_l1_distances(fn: Callable[..., torch.Tensor]) -> CheckResult:
 def cosine_knn_reference(
     x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, k: int
 ) -> torch.Tensor:
-    """Labels of ``x_test`` by a k-NN vote under the cosine distance (ties: smallest label)."""
+    """Labels of ``x_test`` by a k-NN vote under the cosine distance.
+
+    Ties are broken towards the smallest label.
+
+    Args:
+        x_train: training points, shape (N, D).
+        y_train: their integer labels, shape (N,).
+        x_test: the points to label, shape (M, D).
+        k: the number of neighbours that vote.
+
+    Returns:
+        The predicted labels, shape (M,).
+    """
     similarity = F.normalize(x_test, dim=1) @ F.normalize(x_train, dim=1).T  # (M, N)
     # The smallest cosine distance is the largest similarity.
     neighbors = similarity.topk(k, dim=1).indices  # (M, k)
@@ -80,10 +99,16 @@ def cosine_knn_reference(
 
 
 def check_cosine_knn(fn: Callable[..., torch.Tensor]) -> CheckResult:
-    """Check ``fn(x_train, y_train, x_test, k) -> (M,)`` labels of a cosine-distance k-NN.
+    """Check ``fn(x_train, y_train, x_test, k) -> (M,)``, a cosine-distance k-NN.
 
     Cases: k = 1, 3 and 5 on random clusters, a training set scaled row by row (the
     cosine distance ignores length; the L2 distance does not), and k equal to N.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(2024)
 

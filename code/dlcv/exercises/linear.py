@@ -1,16 +1,17 @@
 r"""Checkers for the coding exercises of the linear chapter (``book/linear.md``).
 
-Each exercise asks for a loss and its gradient, ``fn(W, X, y, ...) -> (loss, dW)``, with
-``W`` (C, D), ``X`` (N, D) and ``y`` (N,) laid out as in :mod:`dlcv.linear`; the reference
-value and gradient come from PyTorch's own loss and autograd.
+Each exercise asks for a loss and its gradient, ``fn(W, X, y, ...) -> (loss, dW)``,
+with ``W`` (C, D), ``X`` (N, D) and ``y`` (N,) laid out as in :mod:`dlcv.linear`; the
+reference value and gradient come from PyTorch's own loss and autograd.
 
-* :func:`check_squared_hinge_loss` -- the squared-hinge multiclass SVM loss with a margin
-  :math:`\Delta`, :math:`\frac1N \sum_i \sum_{j \ne y_i} \max(0, s_j - s_{y_i} + \Delta)^2`;
-  the reference is ``C * F.multi_margin_loss(X @ W.T, y, p=2, margin=delta)``.
-* :func:`check_crammer_singer_loss` -- the Crammer-Singer multiclass SVM loss, the largest
-  violation instead of the sum,
-  :math:`\frac1N \sum_i \max(0, \Delta + \max_{j \ne y_i} s_j - s_{y_i})`; the reference is
-  the same expression in torch, differentiated by autograd.
+* :func:`check_squared_hinge_loss` -- the squared-hinge multiclass SVM loss with a
+  margin :math:`\Delta`,
+  :math:`\frac1N \sum_i \sum_{j \ne y_i} \max(0, s_j - s_{y_i} + \Delta)^2`; the
+  reference is ``C * F.multi_margin_loss(X @ W.T, y, p=2, margin=delta)``.
+* :func:`check_crammer_singer_loss` -- the Crammer-Singer multiclass SVM loss, the
+  largest violation instead of the sum,
+  :math:`\frac1N \sum_i \max(0, \Delta + \max_{j \ne y_i} s_j - s_{y_i})`; the
+  reference is the same expression in torch, differentiated by autograd.
 * :func:`check_smoothed_cross_entropy` -- the cross-entropy with label smoothing
   :math:`\varepsilon`, target :math:`(1 - \varepsilon)\,\mathrm{onehot}(y) +
   \varepsilon / C`; the reference is ``F.cross_entropy(X @ W.T, y,
@@ -50,7 +51,17 @@ def _with_grad(
 def squared_hinge_reference(
     W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, delta: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean squared-hinge SVM loss with margin ``delta`` and its gradient, by PyTorch."""
+    """Mean squared-hinge SVM loss with margin ``delta`` and its gradient, by PyTorch.
+
+    Args:
+        W: the weights, shape (C, D).
+        X: the examples, shape (N, D).
+        y: their labels in 0..C-1, shape (N,).
+        delta: the margin.
+
+    Returns:
+        ``(loss, dW)``: the 0-dim mean loss and its gradient, shape (C, D).
+    """
     C = W.shape[0]
     return _with_grad(lambda s: C * F.multi_margin_loss(s, y, p=2, margin=delta), W, X)
 
@@ -58,7 +69,17 @@ def squared_hinge_reference(
 def crammer_singer_reference(
     W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, delta: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean Crammer-Singer SVM loss with margin ``delta`` and its gradient, by autograd."""
+    """Mean Crammer-Singer SVM loss with margin ``delta`` and its gradient (autograd).
+
+    Args:
+        W: the weights, shape (C, D).
+        X: the examples, shape (N, D).
+        y: their labels in 0..C-1, shape (N,).
+        delta: the margin.
+
+    Returns:
+        ``(loss, dW)``: the 0-dim mean loss and its gradient, shape (C, D).
+    """
 
     def loss(s: torch.Tensor) -> torch.Tensor:
         correct = s.gather(1, y[:, None]).squeeze(1)  # (N,)
@@ -71,7 +92,17 @@ def crammer_singer_reference(
 def smoothed_cross_entropy_reference(
     W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, epsilon: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean label-smoothed cross-entropy and its gradient, by PyTorch."""
+    """Mean label-smoothed cross-entropy and its gradient, by PyTorch.
+
+    Args:
+        W: the weights, shape (C, D).
+        X: the examples, shape (N, D).
+        y: their labels in 0..C-1, shape (N,).
+        epsilon: the label smoothing, in [0, 1].
+
+    Returns:
+        ``(loss, dW)``: the 0-dim mean loss and its gradient, shape (C, D).
+    """
     return _with_grad(lambda s: F.cross_entropy(s, y, label_smoothing=epsilon), W, X)
 
 
@@ -139,7 +170,7 @@ def _loss_cases(
 
 
 def check_squared_hinge_loss(fn: LossAndGrad) -> CheckResult:
-    r"""Check ``fn(W, X, y, delta) -> (loss, dW)``, the squared-hinge SVM loss and gradient.
+    r"""Check ``fn(W, X, y, delta) -> (loss, dW)``: squared-hinge SVM loss and gradient.
 
     The loss is :math:`\frac1N \sum_i \sum_{j \ne y_i} \max(0, s_j - s_{y_i} +
     \Delta)^2` with scores ``s = X @ W.T``: a 0-dim tensor, and ``dW`` its (C, D)
@@ -149,6 +180,12 @@ def check_squared_hinge_loss(fn: LossAndGrad) -> CheckResult:
     Cases: random float32 and float64 problems with margin 1, margin 0 (only real
     violations count), margin 5 (every class violates), one example, two classes, and
     the same weights scaled up tenfold so that every margin is met except a few.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     cases = _loss_cases(squared_hinge_reference, "delta", (1.0, 0.0, 5.0), seed=3)
     g = torch.Generator().manual_seed(33)
@@ -167,13 +204,13 @@ def check_squared_hinge_loss(fn: LossAndGrad) -> CheckResult:
         fn,
         cases,
         exercise="squared_hinge_loss",
-        passed="matches C * F.multi_margin_loss(X @ W.T, y, p=2, margin=delta) and its "
-        "autograd gradient",
+        passed="matches C * F.multi_margin_loss(X @ W.T, y, p=2, margin=delta) "
+        "and its autograd gradient",
     )
 
 
 def check_crammer_singer_loss(fn: LossAndGrad) -> CheckResult:
-    r"""Check ``fn(W, X, y, delta) -> (loss, dW)``, the Crammer-Singer SVM loss and gradient.
+    r"""Check ``fn(W, X, y, delta) -> (loss, dW)``: Crammer-Singer loss and gradient.
 
     The loss is :math:`\frac1N \sum_i \max(0, \Delta + \max_{j \ne y_i} s_j -
     s_{y_i})` with scores ``s = X @ W.T``: a 0-dim tensor, and ``dW`` its (C, D)
@@ -183,6 +220,12 @@ def check_crammer_singer_loss(fn: LossAndGrad) -> CheckResult:
     Cases: random float32 and float64 problems with margin 1, margin 0, margin 5, one
     example, two classes (where it equals the sum of the multiclass SVM loss), and a
     correct score far above the others (loss and gradient 0).
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     cases = _loss_cases(crammer_singer_reference, "delta", (1.0, 0.0, 5.0), seed=5)
     g = torch.Generator().manual_seed(55)
@@ -217,6 +260,12 @@ def check_smoothed_cross_entropy(fn: LossAndGrad) -> CheckResult:
     Cases: random float32 and float64 problems with epsilon 0.1, epsilon 0 (the plain
     cross-entropy), epsilon 1 (a uniform target), one example, two classes, and scores
     in the thousands (a softmax that does not subtract the maximum overflows).
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     cases = _loss_cases(
         smoothed_cross_entropy_reference, "epsilon", (0.1, 0.0, 1.0), seed=7, huge=True

@@ -2,17 +2,18 @@ r"""Checkers for the coding exercises of the neural networks chapter.
 
 The chapter is ``book/neural_networks.md``.
 
-* :func:`check_count_parameters` -- the number of weights and biases of a fully-connected
-  network with layer widths ``[D_0, ..., D_L]``; the reference is
+* :func:`check_count_parameters` -- the number of weights and biases of a
+  fully-connected network with layer widths ``[D_0, ..., D_L]``; the reference is
   ``sum(p.numel() for p in nn.Sequential(...).parameters())``.
 * :func:`check_gelu_mlp` -- a two-layer network with the GELU activation
-  :math:`z \Phi(z) = \tfrac{z}{2}(1 + \operatorname{erf}(z / \sqrt 2))`, from its weights;
-  the reference is its twin ``nn.Sequential(nn.Linear, nn.GELU(), nn.Linear)`` with the same
-  weights copied in by ``load_state_dict``; outputs and gradients are compared.
+  :math:`z \Phi(z) = \tfrac{z}{2}(1 + \operatorname{erf}(z / \sqrt 2))`, from its
+  weights; the reference is its twin ``nn.Sequential(nn.Linear, nn.GELU(), nn.Linear)``
+  with the same weights copied in by ``load_state_dict``; outputs and gradients are
+  compared.
 * :func:`check_regularized_loss` -- the loss of Eq. (7): mean cross-entropy plus
-  :math:`\lambda` times the sum of the squared entries of every weight matrix, biases left
-  out; the reference is ``F.cross_entropy`` plus the squared weights of the model's
-  ``nn.Linear`` layers.
+  :math:`\lambda` times the sum of the squared entries of every weight matrix, biases
+  left out; the reference is ``F.cross_entropy`` plus the squared weights of the
+  model's ``nn.Linear`` layers.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ def sequential_mlp(
     bias: bool = True,
     dtype: torch.dtype | None = None,
 ) -> nn.Sequential:
-    """``nn.Sequential(Linear, activation, ..., Linear)`` with the widths ``sizes``."""
+    """``nn.Sequential(Linear, activation, ..., Linear)`` with the widths ``sizes``.
+
+    Args:
+        sizes: the layer widths ``[D_0, D_1, ..., D_L]``.
+        activation: makes the module put between two linear layers.
+        bias: whether the linear layers have biases.
+        dtype: the parameters' dtype; torch's default if ``None``.
+    """
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1], bias=bias, dtype=dtype))
@@ -46,12 +54,18 @@ def sequential_mlp(
 
 
 def check_count_parameters(fn: Callable[..., int]) -> CheckResult:
-    """Check ``fn(sizes, bias=True) -> int``, the parameter count of a fully-connected net.
+    """Check ``fn(sizes, bias=True) -> int``, the parameter count of a dense network.
 
     ``sizes`` lists the layer widths ``[D_0, D_1, ..., D_L]``; the reference counts the
     parameters of the matching ``nn.Sequential`` of ``nn.Linear`` layers. Cases: the
-    chapter's ``[784, 100, 10]``, a linear classifier ``[784, 10]``, a deep narrow network,
-    a network with one output, and ``bias=False``.
+    chapter's ``[784, 100, 10]``, a linear classifier ``[784, 10]``, a deep narrow
+    network, a network with one output, and ``bias=False``.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
 
     def case(description: str, sizes: list[int], bias: bool = True) -> Case:
@@ -85,7 +99,14 @@ def check_count_parameters(fn: Callable[..., int]) -> CheckResult:
 def gelu_twin(
     w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor
 ) -> nn.Sequential:
-    """The ``nn.Sequential`` two-layer GELU network holding copies of these weights."""
+    """The ``nn.Sequential`` two-layer GELU network holding copies of these weights.
+
+    Args:
+        w1: the first layer's weights, shape (H, D).
+        b1: its biases, shape (H,).
+        w2: the second layer's weights, shape (C, H).
+        b2: its biases, shape (C,).
+    """
     H, D = w1.shape  # (H, D)
     C = w2.shape[0]  # (C, H)
     twin = sequential_mlp([D, H, C], activation=nn.GELU, dtype=w1.dtype)
@@ -97,12 +118,18 @@ def gelu_twin(
 def check_gelu_mlp(fn: Callable[..., torch.Tensor]) -> CheckResult:
     """Check ``fn(x, w1, b1, w2, b2) -> (N, C)`` scores of a two-layer GELU network.
 
-    ``x`` is (N, D), ``w1`` (H, D), ``b1`` (H,), ``w2`` (C, H) and ``b2`` (C,), the layout of
-    ``nn.Linear``. The reference is ``nn.Sequential(nn.Linear(D, H), nn.GELU(),
-    nn.Linear(H, C))`` with the same weights (``load_state_dict``); the gradients of the
-    scores with respect to all five inputs must match the twin's too. Cases: float32 and
-    float64 inputs, one example, one hidden unit, large pre-activations (where the erf
-    saturates) and pre-activations near 0.
+    ``x`` is (N, D), ``w1`` (H, D), ``b1`` (H,), ``w2`` (C, H) and ``b2`` (C,), the
+    layout of ``nn.Linear``. The reference is ``nn.Sequential(nn.Linear(D, H),
+    nn.GELU(), nn.Linear(H, C))`` with the same weights (``load_state_dict``); the
+    gradients of the scores with respect to all five inputs must match the twin's too.
+    Cases: float32 and float64 inputs, one example, one hidden unit, large
+    pre-activations (where the erf saturates) and pre-activations near 0.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(5)
 
@@ -134,7 +161,8 @@ def check_gelu_mlp(fn: Callable[..., torch.Tensor]) -> CheckResult:
     ]
 
     def same_gradients(result: Any, case: Case) -> str | None:
-        # Backpropagate a fixed upstream gradient through the reader's network and the twin.
+        # Backpropagate a fixed upstream gradient through the reader's network and
+        # through the twin.
         names = list(case.args)
         ours = {
             k: v.detach().clone().requires_grad_(True) for k, v in case.args.items()
@@ -185,7 +213,17 @@ def _functional_twin(x, w1, b1, w2, b2) -> torch.Tensor:
 def regularized_loss_reference(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, lam: float
 ) -> torch.Tensor:
-    """Mean cross-entropy plus ``lam`` times the squared weights of every nn.Linear."""
+    """Mean cross-entropy plus ``lam`` times the squared weights of every nn.Linear.
+
+    Args:
+        model: the network; the weights of its ``nn.Linear`` layers are penalized.
+        x: the inputs, shape (N, D).
+        y: their labels, shape (N,).
+        lam: the weight of the penalty.
+
+    Returns:
+        The loss, a 0-dim tensor.
+    """
     weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
     penalty = sum(w.square().sum() for w in weights)
     return F.cross_entropy(model(x), y) + lam * penalty
@@ -195,10 +233,16 @@ def check_regularized_loss(fn: Callable[..., torch.Tensor]) -> CheckResult:
     r"""Check ``fn(model, x, y, lam) -> scalar`` the loss of Eq. (7).
 
     The loss is the mean cross-entropy of ``model(x)`` against the labels ``y`` plus
-    :math:`\lambda \sum_\ell \sum_{k,l} (W_\ell)_{k,l}^2` over the weight matrices of the
-    model's ``nn.Linear`` layers; the biases are not penalized. Cases: a two-layer ReLU
-    network with ``lam`` 0 and 0.1, a three-layer tanh network in float64, a network
-    without biases, and a large ``lam`` where the penalty dominates.
+    :math:`\lambda \sum_\ell \sum_{k,l} (W_\ell)_{k,l}^2` over the weight matrices of
+    the model's ``nn.Linear`` layers; the biases are not penalized. Cases: a two-layer
+    ReLU network with ``lam`` 0 and 0.1, a three-layer tanh network in float64, a
+    network without biases, and a large ``lam`` where the penalty dominates.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(7)
 
@@ -246,7 +290,7 @@ def check_regularized_loss(fn: Callable[..., torch.Tensor]) -> CheckResult:
         fn,
         cases,
         exercise="regularized_loss",
-        passed="adds lam times the squared weight matrices, and no biases, to the mean "
-        "cross-entropy",
+        passed="adds lam times the squared weight matrices, and no biases, "
+        "to the mean cross-entropy",
         check=is_scalar,
     )

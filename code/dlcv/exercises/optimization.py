@@ -1,20 +1,22 @@
-r"""Checkers for the coding exercises of the optimization chapter (``book/optimization.md``).
+r"""Checkers for the optimization chapter's coding exercises (``book/optimization.md``).
 
-* :func:`check_nesterov_step` -- one step of Nesterov momentum in the lecture's variables,
-  :math:`v_{t+1} = \rho v_t - \alpha \nabla f(x_t + \rho v_t)` and
+* :func:`check_nesterov_step` -- one step of Nesterov momentum in the lecture's
+  variables, :math:`v_{t+1} = \rho v_t - \alpha \nabla f(x_t + \rho v_t)` and
   :math:`x_{t+1} = x_t + v_{t+1}`. The checker runs it for T steps on quadratics and
-  compares :math:`x_t, v_t` with ``torch.optim.SGD(momentum=rho, nesterov=True)`` after the
-  change of variables: torch's parameter is :math:`\tilde x_t = x_t + \rho v_t` and its
-  ``momentum_buffer`` is :math:`-v_t / \alpha`.
-* :func:`check_adamw_step` -- one step of AdamW (Loshchilov and Hutter, 2019): decoupled
-  weight decay :math:`x \leftarrow (1 - \alpha\lambda) x`, then Adam's bias-corrected step.
-  The reference is ``torch.optim.AdamW``, trajectory and moments after every step.
+  compares :math:`x_t, v_t` with ``torch.optim.SGD(momentum=rho, nesterov=True)`` after
+  the change of variables: torch's parameter is :math:`\tilde x_t = x_t + \rho v_t`
+  and its ``momentum_buffer`` is :math:`-v_t / \alpha`.
+* :func:`check_adamw_step` -- one step of AdamW (Loshchilov and Hutter, 2019):
+  decoupled weight decay :math:`x \leftarrow (1 - \alpha\lambda) x`, then Adam's
+  bias-corrected step. The reference is ``torch.optim.AdamW``, trajectory and moments
+  after every step.
 * :func:`check_cosine_schedule` -- the cosine learning-rate schedule
   :math:`\alpha_t = \alpha_{min} + \tfrac12(\alpha_0 - \alpha_{min})(1 + \cos(\pi t/T))`
-  for :math:`t = 0, \dots, T`; the reference is ``torch.optim.lr_scheduler.CosineAnnealingLR``.
+  for :math:`t = 0, \dots, T`; the reference is
+  ``torch.optim.lr_scheduler.CosineAnnealingLR``.
 
-The step functions are pure: they take tensors and give back new ones. The checkers pass
-them copies, so a function that changes its inputs in place does no harm here.
+The step functions are pure: they take tensors and give back new ones. The checkers
+pass them copies, so a function that changes its inputs in place does no harm here.
 """
 
 from __future__ import annotations
@@ -46,7 +48,13 @@ def _rotated_valley(dtype: torch.dtype = torch.float64) -> torch.Tensor:
 def _random_spd(
     dim: int, generator: torch.Generator, dtype: torch.dtype
 ) -> torch.Tensor:
-    """A random symmetric positive definite (dim, dim) matrix, eigenvalues in [0.5, 5]."""
+    """A random symmetric positive definite (dim, dim) matrix, eigenvalues in [0.5, 5].
+
+    Args:
+        dim: the number of rows and columns.
+        generator: the RNG that draws the eigenvectors and eigenvalues.
+        dtype: the dtype of the result (it is computed in float64).
+    """
     q, _ = torch.linalg.qr(
         torch.randn(dim, dim, generator=generator, dtype=torch.float64)
     )
@@ -57,12 +65,17 @@ def _random_spd(
 def _gradient(
     a: torch.Tensor, b: torch.Tensor
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The gradient A p - b of f(p) = p^T A p / 2 - b^T p, for points p of shape (D,)."""
+    """The gradient A p - b of f(p) = p^T A p / 2 - b^T p at points p of shape (D,)."""
     return lambda p: a @ p - b
 
 
 def _pair(out: Any, names: tuple[str, ...], like: torch.Tensor, exercise: str) -> tuple:
-    """The reader's result as a tuple of tensors shaped like ``like``, or a clear error."""
+    """The reader's result as a tuple of tensors shaped like ``like``.
+
+    Raises:
+        TypeError: naming ``exercise``, if ``out`` is not a tuple or list of
+            ``len(names)`` tensors of that shape.
+    """
     wanted = f"a tuple ({', '.join(names)}) of {len(names)} tensors of shape "
     wanted += f"{tuple(like.shape)}"
     if not isinstance(out, (tuple, list)) or len(out) != len(names):
@@ -88,7 +101,7 @@ def _torch_nesterov(
     lr: float,
     rho: float,
 ) -> dict[str, torch.Tensor]:
-    """x_t and v_t, t = 0..steps, from torch's Nesterov SGD after the change of variables."""
+    """x_t and v_t, t = 0..steps, of torch's Nesterov SGD in the lecture's variables."""
     grad_f = _gradient(a, b)
     p = x0.clone().requires_grad_(True)  # torch's parameter: x~_t = x_t + rho v_t
     opt = torch.optim.SGD([p], lr=lr, momentum=rho, nesterov=True)
@@ -103,19 +116,25 @@ def _torch_nesterov(
 
 
 def check_nesterov_step(fn: Callable[..., Any]) -> CheckResult:
-    r"""Check ``fn(x, v, grad_f, *, lr, rho) -> (x_next, v_next)``, lecture-form Nesterov.
+    r"""Check ``fn(x, v, grad_f, *, lr, rho) -> (x_next, v_next)``: lecture's Nesterov.
 
-    ``x`` and ``v`` are (D,) tensors, :math:`x_t` and :math:`v_t`; ``grad_f(point)`` gives
-    :math:`\nabla f` at a (D,) point. The checker starts from :math:`v_0 = 0`, calls ``fn``
-    T times on :math:`f(x) = \frac12 x^\top A x - b^\top x`, and compares the stacked
-    :math:`x_t` and :math:`v_t`, t = 0..T (result["x"][t] is :math:`x_t`), with
-    ``torch.optim.SGD(momentum=rho, nesterov=True)`` after the change of variables
+    ``x`` and ``v`` are (D,) tensors, :math:`x_t` and :math:`v_t`; ``grad_f(point)``
+    gives :math:`\nabla f` at a (D,) point. The checker starts from :math:`v_0 = 0`,
+    calls ``fn`` T times on :math:`f(x) = \frac12 x^\top A x - b^\top x`, and compares
+    the stacked :math:`x_t` and :math:`v_t`, t = 0..T (result["x"][t] is :math:`x_t`),
+    with ``torch.optim.SGD(momentum=rho, nesterov=True)`` after the change of variables
     :math:`x_t = \tilde x_t - \rho v_t`, :math:`v_t = -\alpha\, b_t`, where
     :math:`\tilde x_t` is torch's parameter and :math:`b_t` its ``momentum_buffer``.
 
-    Cases: one step from rest; the chapter's valley diag(1, 25) from (-9, 1.5), 40 steps;
-    the valley turned by 30 degrees with its minimum away from 0; rho = 0.5 and 0.99; a
-    random 5-dimensional quadratic in float32.
+    Cases: one step from rest; the chapter's valley diag(1, 25) from (-9, 1.5), 40
+    steps; the valley turned by 30 degrees with its minimum away from 0; rho = 0.5 and
+    0.99; a random 5-dimensional quadratic in float32.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(1983)
     f64 = torch.float64
@@ -206,7 +225,8 @@ def check_nesterov_step(fn: Callable[..., Any]) -> CheckResult:
         cases,
         exercise="nesterov_step",
         passed="follows torch.optim.SGD(momentum=rho, nesterov=True) step for step, "
-        "with x_t = (torch's parameter) - rho v_t and v_t = -lr * (its momentum_buffer)",
+        "with x_t = (torch's parameter) - rho v_t "
+        "and v_t = -lr * (its momentum_buffer)",
     )
 
 
@@ -243,18 +263,25 @@ def _torch_adamw(
 
 
 def check_adamw_step(fn: Callable[..., Any]) -> CheckResult:
-    r"""Check ``fn(x, grad, m, v, t, *, lr, beta1, beta2, eps, weight_decay)`` for AdamW.
+    r"""Check ``fn(x, grad, m, v, t, *, lr, beta1, beta2, eps, weight_decay)``: AdamW.
 
     ``fn`` takes (D,) tensors :math:`x_{t-1}`, :math:`g_t = \nabla f(x_{t-1})`,
     :math:`m_{t-1}`, :math:`v_{t-1}` and the step number t (1, 2, ...), and gives back
-    ``(x_next, m_next, v_next)``. The checker runs it T times from :math:`m_0 = v_0 = 0`
-    on :math:`f(x) = \frac12 x^\top A x - b^\top x` and compares the stacked
-    :math:`x_t, m_t, v_t`, t = 0..T (result["x"][t] is the point after t steps), with
-    ``torch.optim.AdamW``'s parameter and its ``exp_avg`` and ``exp_avg_sq``.
+    ``(x_next, m_next, v_next)``. The checker runs it T times from
+    :math:`m_0 = v_0 = 0` on :math:`f(x) = \frac12 x^\top A x - b^\top x` and compares
+    the stacked :math:`x_t, m_t, v_t`, t = 0..T (result["x"][t] is the point after t
+    steps), with ``torch.optim.AdamW``'s parameter and its ``exp_avg`` and
+    ``exp_avg_sq``.
 
-    Cases: one step; the chapter's valley with weight decay 0.1, 30 steps; no weight decay
-    (plain Adam); a large decay of 0.5; the valley turned by 30 degrees with other betas; a
-    random 5-dimensional quadratic in float32.
+    Cases: one step; the chapter's valley with weight decay 0.1, 30 steps; no weight
+    decay (plain Adam); a large decay of 0.5; the valley turned by 30 degrees with other
+    betas; a random 5-dimensional quadratic in float32.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(2019)
     f64 = torch.float64
@@ -373,11 +400,18 @@ def check_cosine_schedule(fn: Callable[..., Any]) -> CheckResult:
 
     The result holds :math:`\alpha_t = \alpha_{min} + \frac12 (\alpha_0 - \alpha_{min})
     (1 + \cos(\pi t / T))` for t = 0, 1, ..., T, as a tensor (any float dtype). The
-    reference is ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=T, eta_min=lr_min)``,
-    read after every step.
+    reference is
+    ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=T, eta_min=lr_min)``, read after
+    every step.
 
-    Cases: T = 10 with lr_min = 0; T = 100 with lr_min = 1e-3; T = 1 (two values); T = 7
-    (odd, no exact midpoint); lr_min equal to lr0 (a constant rate).
+    Cases: T = 10 with lr_min = 0; T = 100 with lr_min = 1e-3; T = 1 (two values);
+    T = 7 (odd, no exact midpoint); lr_min equal to lr0 (a constant rate).
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
 
     def case(description: str, lr0: float, total: int, lr_min: float) -> Case:
@@ -402,6 +436,6 @@ def check_cosine_schedule(fn: Callable[..., Any]) -> CheckResult:
         fn,
         cases,
         exercise="cosine_schedule",
-        passed="gives the learning rates of torch.optim.lr_scheduler.CosineAnnealingLR "
-        "at t = 0, ..., T",
+        passed="gives the learning rates of "
+        "torch.optim.lr_scheduler.CosineAnnealingLR at t = 0, ..., T",
     )

@@ -1,12 +1,12 @@
 """Checkers for the coding exercises of the tensors chapter (``book/tensors.md``).
 
-* :func:`check_standardize_rows` -- every row of an ``(N, D)`` matrix shifted to mean 0 and
-  scaled to variance 1 by reductions with ``keepdim`` and broadcasting; the reference is
-  ``F.layer_norm(x, (D,), eps=1e-5)`` without weight and bias.
-* :func:`check_one_hot` -- integer labels of any shape to one-hot rows by broadcasting a
-  comparison; the reference is ``F.one_hot``.
-* :func:`check_batch_outer` -- a batch of outer products by broadcasting; the reference is
-  ``torch.bmm`` of a column by a row.
+* :func:`check_standardize_rows` -- every row of an ``(N, D)`` matrix shifted to mean 0
+  and scaled to variance 1 by reductions with ``keepdim`` and broadcasting; the
+  reference is ``F.layer_norm(x, (D,), eps=1e-5)`` without weight and bias.
+* :func:`check_one_hot` -- integer labels of any shape to one-hot rows by broadcasting
+  a comparison; the reference is ``F.one_hot``.
+* :func:`check_batch_outer` -- a batch of outer products by broadcasting; the reference
+  is ``torch.bmm`` of a column by a row.
 """
 
 from __future__ import annotations
@@ -22,14 +22,21 @@ __all__ = ["check_batch_outer", "check_one_hot", "check_standardize_rows"]
 
 
 def check_standardize_rows(fn: Callable[..., torch.Tensor]) -> CheckResult:
-    """Check ``fn(x) -> (N, D)`` rows standardized with ``eps = 1e-5`` against layer_norm.
+    """Check ``fn(x) -> (N, D)``, rows standardized with ``eps = 1e-5``, by layer_norm.
 
-    Row :math:`i` must become :math:`(x_i - \\mu_i) / \\sqrt{\\sigma_i^2 + 10^{-5}}`, where
-    :math:`\\mu_i` and :math:`\\sigma_i^2` are the mean and the (biased, divided by D)
-    variance of that row. Cases: random float32 rows, a square matrix (N = D, where a
-    forgotten ``keepdim`` broadcasts silently along the wrong axis), float64, a single row,
-    a constant row (variance 0: the result is 0, not nan), and rows with mean 100 (where
-    the variance as "mean of squares minus square of the mean" loses its digits).
+    Row :math:`i` must become :math:`(x_i - \\mu_i) / \\sqrt{\\sigma_i^2 + 10^{-5}}`,
+    where :math:`\\mu_i` and :math:`\\sigma_i^2` are the mean and the (biased, divided
+    by D) variance of that row. Cases: random float32 rows, a square matrix (N = D,
+    where a forgotten ``keepdim`` broadcasts silently along the wrong axis), float64, a
+    single row, a constant row (variance 0: the result is 0, not nan), and rows with
+    mean 100 (where the variance as "mean of squares minus square of the mean" loses its
+    digits).
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(1)
 
@@ -59,12 +66,18 @@ def check_standardize_rows(fn: Callable[..., torch.Tensor]) -> CheckResult:
 
 
 def check_one_hot(fn: Callable[..., torch.Tensor]) -> CheckResult:
-    """Check ``fn(labels, num_classes) -> (*labels.shape, num_classes)`` against F.one_hot.
+    """Check ``fn(labels, num_classes) -> (*labels.shape, num_classes)`` by F.one_hot.
 
-    The result is int64, with a 1 at position ``labels[...]`` of the last dimension and 0
-    elsewhere. Cases: random labels, more classes than the largest label needs, repeated
-    labels, a single label, no labels at all (N = 0), and a 2-D map of labels (a
-    segmentation mask of shape (H, W) becomes (H, W, C)).
+    The result is int64, with a 1 at position ``labels[...]`` of the last dimension and
+    0 elsewhere. Cases: random labels, more classes than the largest label needs,
+    repeated labels, a single label, no labels at all (N = 0), and a 2-D map of labels
+    (a segmentation mask of shape (H, W) becomes (H, W, C)).
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(7)
 
@@ -102,6 +115,12 @@ def check_batch_outer(fn: Callable[..., torch.Tensor]) -> CheckResult:
     ``u`` has shape (B, M) and ``v`` shape (B, P). Cases: random float32 with M != P,
     M = P (where swapped axes give the transpose, not an error), a batch of one, vectors
     of length 1, and float64.
+
+    Args:
+        fn: the reader's function.
+
+    Returns:
+        The verdict, which is also printed.
     """
     g = torch.Generator().manual_seed(3)
 
@@ -140,5 +159,6 @@ def check_batch_outer(fn: Callable[..., torch.Tensor]) -> CheckResult:
         fn,
         cases,
         exercise="batch_outer",
-        passed="matches torch.bmm(u[:, :, None], v[:, None, :]) in shape, dtype and value",
+        passed="matches torch.bmm(u[:, :, None], v[:, None, :]) "
+        "in shape, dtype and value",
     )
