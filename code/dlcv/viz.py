@@ -107,10 +107,10 @@ def show_images(
 def to_networkx(root: Value) -> nx.DiGraph:
     """The computational graph of ``root`` as a ``networkx.DiGraph``.
 
-    Nodes are the :class:`~dlcv.autograd.Value` objects themselves; an edge runs from each input to the
-    node computed from it. Each node has the attribute ``layer``: the graph depth at
-    which :func:`draw_graph` puts it, with ``root`` in the last layer and every edge
-    going from a lower to a higher layer.
+    Nodes are the :class:`~dlcv.autograd.Value` objects themselves; an edge runs from
+    each input to the node computed from it. Each node has the attribute ``layer``: the
+    graph depth at which :func:`draw_graph` puts it, with ``root`` in the last layer and
+    every edge going from a lower to a higher layer.
     """
     import networkx as nx  # imported when a graph is drawn, not with dlcv.viz
 
