@@ -121,6 +121,7 @@ twins: setup
 
 bench: setup data
 	$(BIN)/python benchmarks/bench_knn.py
+	$(BIN)/python benchmarks/bench_conv.py
 
 clean:
 	rm -rf _build

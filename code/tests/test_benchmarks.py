@@ -3,13 +3,18 @@
 import importlib.util
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_knn.py"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
 
 
 def test_knn_benchmark_runs_and_agrees_with_sklearn(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("bench_knn", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load("bench_knn")
     out = tmp_path / "knn.json"
     result = bench.main(
         ["--synthetic", "--n-train", "600", "--n-test", "50", "--json", str(out)]
@@ -17,3 +22,11 @@ def test_knn_benchmark_runs_and_agrees_with_sklearn(tmp_path, capsys):
     assert set(result["seconds"]) == {"matmul", "dlcv", "torch", "sklearn"}
     assert result["agreement_with_sklearn"] == 1.0
     assert out.is_file() and "/ matmul" in capsys.readouterr().out
+
+
+def test_conv_benchmark_runs_and_agrees_with_torch(tmp_path, capsys):
+    bench = load("bench_conv")
+    out = tmp_path / "conv.json"
+    result = bench.main(["--smoke", "--repeats", "1", "--json", str(out)])
+    assert result["shapes"][0]["max_abs_diff"] < 1e-4
+    assert out.is_file() and "dlcv/F" in capsys.readouterr().out

@@ -25,10 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 # Each module whose code computes a chapter's equations, and that chapter.
 MODULES = {
     "dlcv.autograd": "book/backprop",
+    "dlcv.conv": "book/cnn",
     "dlcv.knn": "book/knn",
     "dlcv.layers": "book/backprop",
     "dlcv.linear": "book/linear",
     "dlcv.mlp": "book/neural_networks",
+    "dlcv.models": "book/architectures",
     "dlcv.optim": "book/optimization",
 }
 

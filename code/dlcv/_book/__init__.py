@@ -2,5 +2,7 @@
 
 :mod:`dlcv._book.sphinxext` is the Sphinx extension that keeps the execution cache
 honest; :mod:`dlcv._book.twins` writes the chapters' ``.ipynb`` twins for Colab and
-Binder. No chapter imports them, and the ``dlcv`` package does not import them either.
+Binder; :mod:`dlcv._book.colab_env` builds the simulated Colab environment in which the
+tests run those twins. No chapter imports them, and the ``dlcv`` package does not import
+them either.
 """

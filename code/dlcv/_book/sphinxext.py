@@ -540,6 +540,9 @@ def setup(app: Any) -> dict[str, Any]:
     # dlcv.runtime.glue hands its values to myst-nb
     os.environ["DLCV_PROGRESS"] = "0"
     os.environ["DLCV_BOOK_BUILD"] = "1"
+    # idle OpenMP threads yield the core instead of spinning: on a shared 2-core machine
+    # spinning threads slowed a chapter from 35 s to minutes
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app.add_config_value("dlcv_fingerprint_packages", ["dlcv"], "env")
     app.add_config_value("dlcv_fingerprint_files", list(DEFAULT_FILES), "env")
     app.connect("env-get-outdated", _outdated)

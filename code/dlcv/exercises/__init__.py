@@ -23,7 +23,9 @@ here. The machinery they share (:class:`Case`, :func:`run_cases`) is in
 """
 
 from dlcv.exercises import (
+    architectures,
     backprop,
+    cnn,
     knn,
     linear,
     neural_networks,
@@ -33,7 +35,16 @@ from dlcv.exercises import (
 from dlcv.exercises._core import Case, CheckResult, run_cases
 
 # Every chapter module's checkers, importable from here: exercises.check_l1_distances.
-_CHAPTERS = (knn, tensors, linear, optimization, neural_networks, backprop)
+_CHAPTERS = (
+    knn,
+    tensors,
+    linear,
+    optimization,
+    neural_networks,
+    backprop,
+    cnn,
+    architectures,
+)
 for _module in _CHAPTERS:
     for _name in _module.__all__:
         globals()[_name] = getattr(_module, _name)
