@@ -28,7 +28,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["Case", "CheckResult", "compare", "describe", "run_cases"]
+__all__ = [
+    "Case",
+    "CheckResult",
+    "compare",
+    "compare_gradients",
+    "describe",
+    "run_cases",
+]
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,31 @@ def compare(
         if actual == expected
         else f"{where} should be {expected!r}, got {actual!r}"
     )
+
+
+def compare_gradients(names: Any, expected: Any, actual: Any, case: Case) -> str | None:
+    """None if each autograd gradient of the reader's result matches, else why.
+
+    Args:
+        names: the inputs' names, in the order of the gradients.
+        expected: the reference gradients.
+        actual: ``torch.autograd.grad(..., allow_unused=True)`` of the reader's result:
+            None where the result does not depend on that input.
+        case: the case, whose tolerances apply.
+
+    Returns:
+        ``None`` when every gradient matches, else a one-line message.
+    """
+    for name, e, a in zip(names, expected, actual, strict=True):
+        if a is None:
+            return (
+                f"your result does not depend on {name} through autograd: was it "
+                "detached, or computed outside torch?"
+            )
+        problem = compare(e, a, case, f"the gradient with respect to {name}")
+        if problem:
+            return problem
+    return None
 
 
 def _copy(value: Any) -> Any:

@@ -29,7 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcv.exercises._core import Case, CheckResult, compare, describe, run_cases
+from dlcv.exercises._core import (
+    Case,
+    CheckResult,
+    compare_gradients,
+    describe,
+    run_cases,
+)
 
 __all__ = ["check_basic_block", "check_bottleneck_params", "check_se_block"]
 
@@ -212,16 +218,7 @@ def check_se_block(fn: Callable[..., torch.Tensor]) -> CheckResult:
         want = torch.autograd.grad(
             (se_reference(**ref) * dout).sum(), list(ref.values())
         )
-        for name, e, a in zip(case.args, want, got, strict=True):
-            if a is None:
-                return (
-                    f"your result does not depend on {name} through autograd: was it "
-                    "detached, or computed outside torch?"
-                )
-            problem = compare(e, a, case, f"the gradient with respect to {name}")
-            if problem:
-                return problem
-        return None
+        return compare_gradients(case.args, want, got, case)
 
     return run_cases(
         fn,

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
+from dlcv import models
 from dlcv.exercises._core import Case, CheckResult, run_cases
 
 __all__ = [
@@ -322,11 +322,8 @@ def conv_cost_reference(
         bias: whether the layer has a bias.
     """
     layer = nn.Conv2d(c_in, c_out, kernel_size, stride, padding, bias=bias)
-    params = sum(p.numel() for p in layer.parameters())
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        layer(torch.zeros(1, c_in, height, width))
-    return params, counter.get_total_flops() // 2  # one MAC = 2 FLOPs
+    macs = models.count_macs(layer, (1, c_in, height, width))  # FLOPs / 2
+    return models.count_parameters(layer), macs
 
 
 def check_conv_cost(fn: Callable[..., tuple[int, int]]) -> CheckResult:

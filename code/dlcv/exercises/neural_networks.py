@@ -25,7 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcv.exercises._core import Case, CheckResult, compare, run_cases
+from dlcv.exercises._core import (
+    Case,
+    CheckResult,
+    compare_gradients,
+    run_cases,
+)
 
 __all__ = ["check_count_parameters", "check_gelu_mlp", "check_regularized_loss"]
 
@@ -182,16 +187,7 @@ def check_gelu_mlp(fn: Callable[..., torch.Tensor]) -> CheckResult:
         }
         twin = _functional_twin(**twin_in)
         want = torch.autograd.grad((twin * dout).sum(), list(twin_in.values()))
-        for name, e, a in zip(names, want, got, strict=True):
-            if a is None:
-                return (
-                    f"your result does not depend on {name} through autograd: was it "
-                    "detached, or computed outside torch?"
-                )
-            problem = compare(e, a, case, f"the gradient with respect to {name}")
-            if problem:
-                return problem
-        return None
+        return compare_gradients(names, want, got, case)
 
     return run_cases(
         fn,
