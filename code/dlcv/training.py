@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from dlcv._checks import (
+    check_callable,
     check_finite_number,
     check_float_tensor,
     check_labels,
@@ -31,6 +32,9 @@ from dlcv._checks import (
     check_tensor,
 )
 from dlcv.runtime import progress
+
+# A minibatch transform: (inputs, labels) -> (inputs, labels).
+Batch = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 __all__ = ["History", "accuracy", "fit", "minibatches", "standard_error"]
 
@@ -45,6 +49,8 @@ class History:
     epoch_train_acc: list[float] = field(default_factory=list)
     # the accuracy on the validation data after each epoch, if it was given
     epoch_val_acc: list[float] = field(default_factory=list)
+    # the learning rate of the first parameter group at every minibatch
+    step_lr: list[float] = field(default_factory=list)
     # the wall time of the whole loop, evaluation included
     seconds: float = 0.0
 
@@ -138,6 +144,9 @@ def fit(
     generator: torch.Generator,
     x_val: torch.Tensor | None = None,
     y_val: torch.Tensor | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    transform: Batch | None = None,
+    on_step: Callable[[int], None] | None = None,
     desc: str = "training",
 ) -> History:
     """Train ``model`` with minibatches, measuring losses and accuracies on the way.
@@ -153,6 +162,13 @@ def fit(
         generator: shuffles the data (CPU generator).
         x_val: optional validation inputs, evaluated after each epoch.
         y_val: the validation labels; given exactly when ``x_val`` is.
+        scheduler: optional learning-rate schedule, stepped after every optimizer
+            step (so its ``t`` counts minibatches, not epochs).
+        transform: optional ``transform(xb, yb) -> (xb, yb)`` applied to each
+            training minibatch, e.g. data augmentation or mixup (whose soft labels
+            ``loss_fn`` must accept, as ``F.cross_entropy`` does).
+        on_step: optional ``on_step(step)`` called after every optimizer step, with
+            the number of steps taken so far, e.g. to update a weight average.
         desc: label of the progress bar.
 
     Returns:
@@ -163,17 +179,31 @@ def fit(
     check_labels(y, "y", n=len(check_float_tensor(x, "x", min_ndim=1)))
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither")
+    for fn, name, sig in (
+        (transform, "transform", "transform(xb, yb) -> (xb, yb)"),
+        (on_step, "on_step", "on_step(step)"),
+    ):
+        if fn is not None:
+            check_callable(fn, name, signature=sig)
     history = History()
     start = time.perf_counter()
     for _ in progress(range(epochs), desc=desc):
         model.train()
         for idx in minibatches(x.shape[0], batch_size, generator=generator):
             idx = idx.to(x.device)
-            loss = loss_fn(model(x[idx]), y[idx])
+            xb, yb = x[idx], y[idx]
+            if transform is not None:
+                xb, yb = transform(xb, yb)
+            history.step_lr.append(optimizer.param_groups[0]["lr"])
+            loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             history.step_loss.append(loss.item())
+            if on_step is not None:
+                on_step(len(history.step_loss))
         history.epoch_train_acc.append(accuracy(model, x, y))
         if x_val is not None:
             history.epoch_val_acc.append(accuracy(model, x_val, y_val))

@@ -69,6 +69,65 @@ def test_fit_equals_a_hand_written_loop():
     assert hist.epoch_train_acc[-1] == training.accuracy(reference, x, y)
 
 
+def test_fit_steps_the_schedule_transforms_batches_and_calls_back():
+    x, y = data()
+    torch.manual_seed(0)
+    model = nn.Linear(5, 3).double()
+    reference = nn.Linear(5, 3).double()
+    reference.load_state_dict(model.state_dict())
+
+    def flip(xb, yb):  # a deterministic batch transform, and soft labels
+        return -xb, F.one_hot(yb, 3).double() * 0.9 + 0.1 / 3
+
+    steps = []
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    hist = training.fit(
+        model,
+        F.cross_entropy,
+        opt,
+        x,
+        y,
+        epochs=2,
+        batch_size=32,
+        generator=torch.Generator().manual_seed(1),
+        scheduler=sched,
+        transform=flip,
+        on_step=steps.append,
+    )
+
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    ref_sched = torch.optim.lr_scheduler.StepLR(ref_opt, step_size=2, gamma=0.5)
+    g = torch.Generator().manual_seed(1)
+    lrs = []
+    for _ in range(2):
+        order = torch.randperm(64, generator=g)
+        for s in range(0, 64, 32):
+            xb, yb = flip(x[order[s : s + 32]], y[order[s : s + 32]])
+            lrs.append(ref_opt.param_groups[0]["lr"])
+            loss = F.cross_entropy(reference(xb), yb)
+            ref_opt.zero_grad()
+            loss.backward()
+            ref_opt.step()
+            ref_sched.step()
+
+    assert_close(model.weight, reference.weight)
+    assert hist.step_lr == lrs == [0.1, 0.1, 0.05, 0.05]
+    assert steps == [1, 2, 3, 4]
+    with pytest.raises(TypeError, match="transform must be callable"):
+        training.fit(
+            model,
+            F.cross_entropy,
+            opt,
+            x,
+            y,
+            epochs=1,
+            batch_size=8,
+            generator=torch.Generator(),
+            transform="flip",
+        )
+
+
 def test_accuracy_counts_argmax_and_restores_mode():
     scores = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [0.0, 1.0]])
     y = torch.tensor([0, 1, 1, 1])
