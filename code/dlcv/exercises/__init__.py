@@ -26,11 +26,14 @@ from dlcv.exercises import (
     architectures,
     backprop,
     cnn,
+    hardware_software,
     knn,
     linear,
     neural_networks,
     optimization,
     tensors,
+    training_i,
+    training_ii,
 )
 from dlcv.exercises._core import Case, CheckResult, run_cases
 
@@ -44,6 +47,9 @@ _CHAPTERS = (
     backprop,
     cnn,
     architectures,
+    hardware_software,
+    training_i,
+    training_ii,
 )
 for _module in _CHAPTERS:
     for _name in _module.__all__:
