@@ -12,11 +12,14 @@ hand (the Jacobian of an elementwise function is diagonal, so the backward pass 
 ReLU's is 0 at 0, leaky ReLU's and PReLU's is the slope, ELU's is alpha (its negative
 branch is x <= 0, as in the erratum to the lecture's slide).
 
+Equations of the chapter: (10.1) ``tr1-sigmoid``, (10.2) ``tr1-relu`` and
+(10.3) ``tr1-elu``.
+
 Torch counterparts, with their argument names and defaults: ``torch.sigmoid``,
 ``torch.tanh``, ``F.relu``, ``F.leaky_relu``, ``F.prelu``, ``F.elu``, ``F.selu`` and
 ``F.gelu``; the modules :class:`Sigmoid` ... :class:`GELU` subclass their ``nn``
 namesakes (same parameters, so PReLU's state dict loads both ways) and compute with the
-functions here. :data:`ACTIVATIONS` maps a name to each module for chapters to loop
+functions here. ``ACTIVATIONS`` maps a name to each module for chapters to loop
 over. SELU's constants are PyTorch's exact values. References: Maas et al. (2013,
 leaky ReLU), He et al. (2015, PReLU), Clevert et al. (2016, ELU), Klambauer et al.
 (2017, SELU), Hendrycks and Gimpel (2016, GELU).
@@ -68,7 +71,7 @@ _GELU_C = math.sqrt(2 / math.pi)  # sqrt(2 / pi), in the tanh approximation
 
 # ---- sigmoid and tanh: saturating ----------------------------------------------------
 def sigmoid(x: Tensor) -> Tensor:
-    """The logistic sigmoid, like ``torch.sigmoid``; (N, *) -> (N, *).
+    """The logistic sigmoid, like ``torch.sigmoid``; ``(N, *) -> (N, *)``.
 
     Args:
         x: floating-point input of any shape.
@@ -93,11 +96,11 @@ def sigmoid_grad(x: Tensor) -> Tensor:
         The elementwise derivative, x's shape.
     """
     s = sigmoid(x)
-    return s * (1 - s)  # sigma' = sigma (1 - sigma)
+    return s * (1 - s)  # Eq. (10.1): sigma' = sigma (1 - sigma)
 
 
 def tanh(x: Tensor) -> Tensor:
-    """The hyperbolic tangent, like ``torch.tanh``; (N, *) -> (N, *).
+    """The hyperbolic tangent, like ``torch.tanh``; ``(N, *) -> (N, *)``.
 
     Args:
         x: floating-point input of any shape.
@@ -127,7 +130,7 @@ def tanh_grad(x: Tensor) -> Tensor:
 
 # ---- ReLU and its leaky variants -----------------------------------------------------
 def relu(x: Tensor) -> Tensor:
-    """The rectified linear unit max(0, x), like ``F.relu``; (N, *) -> (N, *).
+    """The rectified linear unit max(0, x), like ``F.relu``; ``(N, *) -> (N, *)``.
 
     Args:
         x: floating-point input of any shape.
@@ -136,7 +139,7 @@ def relu(x: Tensor) -> Tensor:
         relu(x), x's shape.
     """
     check_float_tensor(x, "x")
-    return torch.where(x <= 0, 0.0, x)  # relu(x) = 0 if x <= 0 else x (NaN stays)
+    return torch.where(x <= 0, 0.0, x)  # Eq. (10.2), 0 if x <= 0 (NaN stays)
 
 
 def relu_grad(x: Tensor) -> Tensor:
@@ -153,7 +156,7 @@ def relu_grad(x: Tensor) -> Tensor:
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """Leaky ReLU, like ``F.leaky_relu``; (N, *) -> (N, *).
+    """Leaky ReLU, like ``F.leaky_relu``; ``(N, *) -> (N, *)``.
 
     Args:
         x: floating-point input of any shape.
@@ -232,7 +235,7 @@ def prelu_grad(x: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
 
 # ---- exponential linear units --------------------------------------------------------
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """Exponential linear unit, like ``F.elu``; (N, *) -> (N, *).
+    """Exponential linear unit, like ``F.elu``; ``(N, *) -> (N, *)``.
 
     Args:
         x: floating-point input of any shape.
@@ -244,7 +247,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     check_float_tensor(x, "x")
     alpha = check_finite_number(alpha, "alpha")
     # elu(x) = x if x > 0 else alpha (e^x - 1); clamp: no e^x overflow on either branch
-    return torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0)))
+    return torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0)))  # Eq. (10.3)
 
 
 def elu_grad(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -271,7 +274,7 @@ def selu(x: Tensor) -> Tensor:
     Returns:
         selu(x), x's shape.
     """
-    return SELU_SCALE * elu(x, SELU_ALPHA)  # selu(x) = lambda elu(x, alpha)
+    return SELU_SCALE * elu(x, SELU_ALPHA)  # Eq. (10.3): lambda elu(x, alpha)
 
 
 def selu_grad(x: Tensor) -> Tensor:
@@ -288,7 +291,7 @@ def selu_grad(x: Tensor) -> Tensor:
 
 # ---- GELU ----------------------------------------------------------------------------
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    """Gaussian error linear unit x Phi(x), like ``F.gelu``; (N, *) -> (N, *).
+    """Gaussian error linear unit x Phi(x), like ``F.gelu``; ``(N, *) -> (N, *)``.
 
     Args:
         x: floating-point input of any shape.

@@ -13,6 +13,8 @@ randomness per example: random crops and flips, cutout (DeVries and Taylor, 2017
 mixup (Zhang et al., 2018). Layer normalization (Ba et al., 2016) normalizes each
 example over its last dimensions, with a hand-written backward pass.
 
+Equations of the chapter: (10.8) ``tr1-dropout`` and (10.9) ``tr1-inverted``.
+
 Torch counterparts, with their argument names and defaults: ``F.dropout`` /
 ``nn.Dropout``, ``F.layer_norm`` / ``nn.LayerNorm``, ``nn.BatchNorm1d``,
 ``F.fractional_max_pool2d`` / ``nn.FractionalMaxPool2d``, and torchvision's
@@ -122,7 +124,7 @@ def dropout(
     if p == 1:
         return x * 0.0  # every unit dropped
     m = _rand(x.shape, x, generator) < 1 - p  # keep mask, m ~ Bernoulli(1 - p)
-    return x * m / (1 - p)  # inverted dropout: scale the survivors in training
+    return x * m / (1 - p)  # Eq. (10.9): scale the survivors in training
 
 
 def dropout_classic(
@@ -145,7 +147,7 @@ def dropout_classic(
     check_float_tensor(x, "x")
     p = _check_p(p, training)
     if not training:
-        return x * (1 - p)  # test time: E[x m] = (1 - p) x, the keep probability
+        return x * (1 - p)  # Eq. (10.8): E[x m] = (1 - p) x, the keep probability
     m = _rand(x.shape, x, generator) < 1 - p  # keep mask, m ~ Bernoulli(1 - p)
     return x * m
 
@@ -449,7 +451,7 @@ def mixup(
     :math:`\lambda\,CE(y) + (1 - \lambda)\,CE(y_\pi)`.
 
     Args:
-        x: (N, *) inputs, e.g. (N, C, H, W).
+        x: ``(N, *)`` inputs, e.g. (N, C, H, W).
         y: (N,) integer labels in [0, num_classes).
         alpha: the Beta distribution's parameter, positive (1: lambda uniform).
         num_classes: K, the width of the soft labels.
@@ -457,7 +459,8 @@ def mixup(
             torch's global one.
 
     Returns:
-        ``(x_mixed, y_soft)``: (N, *) and (N, K) of x's dtype, rows summing to 1.
+        ``(x_mixed, y_soft)``: ``(N, *)`` and ``(N, K)``, of x's dtype; rows sum
+        to 1.
     """
     N = check_float_tensor(x, "x", min_ndim=1).shape[0]
     K = check_positive_int(num_classes, "num_classes")
@@ -486,7 +489,7 @@ def stochastic_depth(
     Use it on the branch: ``x + stochastic_depth(f(x), p, "row")``.
 
     Args:
-        x: (N, *) output of a residual branch.
+        x: ``(N, *)`` output of a residual branch.
         p: probability of dropping it, in [0, 1].
         mode: ``"row"`` drops each example's branch independently; ``"batch"`` drops
             the whole batch's at once.

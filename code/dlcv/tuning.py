@@ -16,7 +16,7 @@ The chapter's equation tagged in the code below: (11.6) ``tr2-log-uniform``.
 
 The objective is a plain function ``objective(params) -> score``, higher is better
 (e.g. a validation accuracy from ``dlcv.training.fit``); a NaN score (a diverged run)
-counts as the worst. Counterparts: :class:`sklearn.model_selection.ParameterGrid`
+counts as the worst. Counterparts: ``sklearn.model_selection.ParameterGrid``
 (:func:`grid` yields its dicts in its order), ``ParameterSampler`` with
 ``scipy.stats.loguniform`` (we draw from a ``torch.Generator`` instead), and Optuna or
 Ray Tune for real searches. Not implemented: categorical ranges in random search,

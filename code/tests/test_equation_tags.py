@@ -24,14 +24,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Each module whose code computes a chapter's equations, and that chapter.
 MODULES = {
+    "dlcv.activations": "book/training_i",
     "dlcv.autograd": "book/backprop",
+    "dlcv.averaging": "book/training_ii",
     "dlcv.conv": "book/cnn",
+    "dlcv.init": "book/training_i",
     "dlcv.knn": "book/knn",
     "dlcv.layers": "book/backprop",
     "dlcv.linear": "book/linear",
     "dlcv.mlp": "book/neural_networks",
     "dlcv.models": "book/architectures",
     "dlcv.optim": "book/optimization",
+    "dlcv.preprocess": "book/training_i",
+    "dlcv.regularization": "book/training_i",
+    "dlcv.schedules": "book/training_ii",
+    "dlcv.systems": "book/hardware_software",
+    "dlcv.tuning": "book/training_ii",
 }
 
 _DISPLAY = re.compile(r"^\$\$\n(.*?)\n\$\$(?: \(([^)\s]+)\))?$", re.M | re.S)

@@ -73,7 +73,7 @@ def check_warmup_cosine_lr(fn: Callable[..., Any]) -> CheckResult:
     """Check ``fn(t, lr0, warmup_steps, total_steps, eta_min=0.0)`` step by step.
 
     The rate at every step ``t = 0 .. T - 1`` must equal torch's (see
-    :func:`torch_warmup_cosine`) to 1e-10. Cases: the chapter's shape (10 % warmup),
+    ``torch_warmup_cosine``) to 1e-10. Cases: the chapter's shape (10 % warmup),
     a short warmup of 2 steps, a cosine that ends at ``eta_min > 0``, and a warmup that
     takes most of the run.
 
