@@ -342,7 +342,7 @@ class LinearWarmup(_ClosedFormLR):
         self,
         optimizer: torch.optim.Optimizer,
         warmup_steps: int,
-        after: _ClosedFormLR | None = None,
+        after: LRScheduler | None = None,
         last_epoch: int = -1,
     ) -> None:
         _check_args(locals(), warmup_min=1)  # every argument is in range; W >= 1
