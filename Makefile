@@ -122,6 +122,7 @@ twins: setup
 bench: setup data
 	$(BIN)/python benchmarks/bench_knn.py
 	$(BIN)/python benchmarks/bench_conv.py
+	$(BIN)/python benchmarks/bench_training.py
 
 clean:
 	rm -rf _build

@@ -606,20 +606,16 @@ def fractional_max_pool2d(
     u = check_float_tensor(_random_samples, "_random_samples")
     check_shape(u, "_random_samples", (N, C, 2))
     check_tensors_match(x=x, _random_samples=u)  # u's dtype sets the arithmetic
-    rows = _intervals(u[..., 1], H, H_out, kh)[..., None] + torch.arange(
-        kh, device=x.device
-    )  # (N, C, H_out, kh): the rows of each window
-    cols = _intervals(u[..., 0], W, W_out, kw)[..., None] + torch.arange(
-        kw, device=x.device
-    )  # (N, C, W_out, kw)
-    n = torch.arange(N, device=x.device).view(N, 1, 1, 1, 1, 1)
-    c = torch.arange(C, device=x.device).view(1, C, 1, 1, 1, 1)
-    r = rows[:, :, :, None, :, None]  # (N, C, H_out, 1, kh, 1)
-    q = cols[:, :, None, :, None, :]  # (N, C, 1, W_out, 1, kw)
-    windows = x[n, c, r, q].flatten(-2)  # (N, C, H_out, W_out, kh kw)
-    out, arg = windows.max(dim=-1)  # (N, C, H_out, W_out) each
-    flat = (r * W + q).flatten(-2).expand(windows.shape)  # plane index h W + w
-    indices = flat.gather(-1, arg[..., None]).squeeze(-1)  # (N, C, H_out, W_out)
+    rows = _intervals(u[..., 1], H, H_out, kh)  # (N, C, H_out): window start rows
+    cols = _intervals(u[..., 0], W, W_out, kw)  # (N, C, W_out): start columns
+    # the max of the kh x kw window at EVERY start (torch's max pool, stride 1), with
+    # its argmax in the plane (h W + w); then keep the rows and columns that start a
+    # window: the same maxima, ties and NaNs as torch, and a fast backward
+    dense, flat = F.max_pool2d(x, (kh, kw), stride=1, return_indices=True)
+    r = rows[..., None].expand(N, C, H_out, dense.shape[-1])  # (N, C, H_out, W')
+    q = cols[:, :, None, :].expand(N, C, H_out, W_out)  # (N, C, H_out, W_out)
+    out = dense.gather(2, r).gather(3, q)  # (N, C, H_out, W_out)
+    indices = flat.gather(2, r).gather(3, q)  # (N, C, H_out, W_out)
     if not batched:
         out, indices = out[0], indices[0]
     return (out, indices) if return_indices else out

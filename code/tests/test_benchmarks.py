@@ -30,3 +30,14 @@ def test_conv_benchmark_runs_and_agrees_with_torch(tmp_path, capsys):
     result = bench.main(["--smoke", "--repeats", "1", "--json", str(out)])
     assert result["shapes"][0]["max_abs_diff"] < 1e-4
     assert out.is_file() and "dlcv/F" in capsys.readouterr().out
+
+
+def test_training_benchmark_runs_and_agrees_with_torch(tmp_path, capsys):
+    bench = load("bench_training")
+    out = tmp_path / "training.json"
+    result = bench.main(["--smoke", "--repeats", "1", "--json", str(out)])
+    names = {r["name"] for r in result["rows"]}
+    assert {"gelu", "elu", "selu", "layer_norm", "dropout", "frac_max_pool2d"} <= names
+    assert all(r["max_abs_diff"] < 1e-5 for r in result["rows"]), result["rows"]
+    assert all(r["torch"] > 0 and r["dlcv"] > 0 for r in result["rows"])
+    assert out.is_file() and "dlcv/torch" in capsys.readouterr().out
