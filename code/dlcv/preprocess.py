@@ -81,7 +81,22 @@ def _check_fitted(model: Any, X: Any) -> torch.Tensor:
     return check_shape(X, "X", ("N", model.mean_.shape[0]))
 
 
-class StandardScaler:
+class _Transformer:
+    """What every transformer here shares: sklearn's ``fit_transform``."""
+
+    def fit_transform(self, X: torch.Tensor) -> torch.Tensor:
+        """``fit(X)`` then ``transform(X)``.
+
+        Args:
+            X: (N, D) training data.
+
+        Returns:
+            The transformed training data.
+        """
+        return self.fit(X).transform(X)
+
+
+class StandardScaler(_Transformer):
     """Per-feature standardization, as ``sklearn.preprocessing.StandardScaler``.
 
     Args:
@@ -111,17 +126,6 @@ class StandardScaler:
         tiny = 10 * torch.finfo(X.dtype).eps * X.abs().amax(dim=0).clamp_min(1.0)
         self.scale_ = torch.where(std <= tiny, torch.ones_like(std), std)
         return self
-
-    def fit_transform(self, X: torch.Tensor) -> torch.Tensor:
-        """``fit(X)`` then ``transform(X)``.
-
-        Args:
-            X: (N, D) training data.
-
-        Returns:
-            The transformed training data.
-        """
-        return self.fit(X).transform(X)
 
     def transform(self, X: torch.Tensor) -> torch.Tensor:
         """Standardize ``X`` with the training statistics.
@@ -156,7 +160,7 @@ class StandardScaler:
         return X
 
 
-class PCA:
+class PCA(_Transformer):
     r"""Principal component analysis, as ``sklearn.decomposition.PCA`` (full SVD).
 
     With the centered data :math:`X_c = U S V^\top`, the components are the rows of
@@ -208,17 +212,6 @@ class PCA:
         self.explained_variance_ratio_ = variance[:k] / variance.sum()
         return self
 
-    def fit_transform(self, X: torch.Tensor) -> torch.Tensor:
-        """``fit(X)`` then ``transform(X)``.
-
-        Args:
-            X: (N, D) training data.
-
-        Returns:
-            The transformed training data.
-        """
-        return self.fit(X).transform(X)
-
     def transform(self, X: torch.Tensor) -> torch.Tensor:
         """Project ``X`` on the components (whitened if ``whiten``).
 
@@ -252,7 +245,7 @@ class PCA:
         return Z @ self.components_ + self.mean_
 
 
-class ZCA:
+class ZCA(_Transformer):
     r"""Zero-phase (ZCA) whitening: :math:`(X - \mu)\, U (\Lambda+\epsilon I)^{-1/2}
     U^\top`.
 
@@ -287,17 +280,6 @@ class ZCA:
         scale = (lam.clamp_min(0) + self.eps).rsqrt()
         self.matrix_ = (U * scale) @ U.T
         return self
-
-    def fit_transform(self, X: torch.Tensor) -> torch.Tensor:
-        """``fit(X)`` then ``transform(X)``.
-
-        Args:
-            X: (N, D) training data.
-
-        Returns:
-            The transformed training data.
-        """
-        return self.fit(X).transform(X)
 
     def transform(self, X: torch.Tensor) -> torch.Tensor:
         """Whiten ``X`` with the training statistics.
