@@ -13,6 +13,7 @@ BIN := $(VENV)/bin
 # execute.raise_on_error in _config.yml.
 JB_FLAGS := --warningiserror --nitpick --keep-going
 FASHION_DEB_DIR := /usr/share/datasets/fashion-mnist
+FORTUNE_DIR := /usr/share/games/fortunes
 # What .venv installs: every package, transitive ones included, pinned with its sha256
 # hashes (written by `make lock`). The default holds torch's CPU build; the GPU workflow
 # sets LOCK=requirements-cuda-lock.txt, the same pins with torch's CUDA build.
@@ -69,16 +70,20 @@ lock:
 	  && echo pip | "$$tool/bin/uv" $(UV_COMPILE) -o requirements-cuda-lock.txt
 
 # Fashion-MNIST: Debian's package where we are root on Debian/Ubuntu, else the loader
-# downloads the official files once into its cache and verifies them.
+# downloads the official files once into its cache and verifies them. The text corpus of
+# the recurrent-network chapter, Debian's `fortunes` (fortune-mod, BSD licence), comes
+# only from the package: as root it is installed here, elsewhere install it by hand.
+DATA_DEBS = dataset-fashion-mnist fortunes
 data: setup
-	@if [ -d $(FASHION_DEB_DIR) ]; then \
-	  echo "Fashion-MNIST: $(FASHION_DEB_DIR)"; \
+	@if [ -d $(FASHION_DEB_DIR) ] && [ -f $(FORTUNE_DIR)/literature ]; then \
+	  echo "Fashion-MNIST: $(FASHION_DEB_DIR); fortunes: $(FORTUNE_DIR)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist \
-	    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist; }; }; then \
-	  echo "Fashion-MNIST: installed Debian's dataset-fashion-mnist"; \
+	  && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DATA_DEBS) \
+	    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DATA_DEBS); }; }; then \
+	  echo "Installed Debian's $(DATA_DEBS)"; \
 	else \
 	  echo "Fashion-MNIST: no Debian package; the loader downloads the official files"; \
+	  [ -f $(FORTUNE_DIR)/literature ] || echo "fortunes: missing; the RNN chapter needs Debian's fortunes (apt-get install fortunes)"; \
 	fi
 	$(BIN)/python -m dlcv.data --check
 

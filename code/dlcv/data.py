@@ -1,4 +1,4 @@
-"""Fashion-MNIST, loaded from verified IDX files.
+"""Fashion-MNIST from verified IDX files, captions composed from it, and a text corpus.
 
 Used by every chapter that trains on real images, starting with the kNN chapter.
 Dataset: Xiao, Rasul and Vollgraf, "Fashion-MNIST: a Novel Image Dataset for
@@ -22,6 +22,14 @@ bytes, the values published with torchvision's ``FashionMNIST``.
 IDX format (LeCun's MNIST page): a 4-byte magic number ``0x00 0x00 <type> <ndim>``,
 then ``ndim`` big-endian uint32 sizes, then the data. Fashion-MNIST uses type ``0x08``
 (uint8).
+
+For the recurrent-network and attention chapters, :func:`compose_captions` places two or
+three Fashion-MNIST items in a row and captions the canvas with their class names
+("Sandal, Shirt, Bag"), and :func:`load_fortunes` reads a real English text corpus for
+character-level language models: the quotations, poems and songs of the BSD
+``fortune`` program (``fortune-mod``, BSD licence, Copyright (c) 1991 The Regents of the
+University of California), which Debian ships as the package ``fortunes`` in
+``/usr/share/games/fortunes``.
 """
 
 from __future__ import annotations
@@ -35,22 +43,38 @@ import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from dlcv._checks import (
+    check_float_tensor,
+    check_labels,
+    check_positive_int,
+    check_tensor,
+)
+
 __all__ = [
+    "CAPTION_WORDS",
     "CLASSES",
     "DEBIAN_DIR",
+    "END",
     "FILES",
+    "FORTUNE_DIR",
+    "FORTUNE_FILES",
+    "PAD",
+    "START",
     "URL",
     "DataFileError",
     "cache_dir",
+    "caption_text",
+    "compose_captions",
     "download_file",
     "find_file",
     "load_fashion_mnist",
+    "load_fortunes",
     "parse_idx",
     "read_idx_file",
     "search_dirs",
@@ -70,6 +94,14 @@ CLASSES = (
     "Ankle boot",
 )
 URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+# Captions: the ten class names are words 0..9, then the end and start tokens; PAD marks
+# the unused places after END, and is F.cross_entropy's default ignore_index.
+CAPTION_WORDS = (*CLASSES, "<end>", "<start>")
+END = len(CLASSES)
+START = len(CLASSES) + 1
+PAD = -100
+FORTUNE_DIR = Path("/usr/share/games/fortunes")
+FORTUNE_FILES = ("literature", "wisdom", "songs-poems", "humorists", "people")
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -437,6 +469,166 @@ def train_val_test(
     out = {name: prepare(x_all[idx], y_all[idx]) for name, idx in parts.items()}
     out["test"] = prepare(x_test[:n_test], y_test[:n_test])
     return out
+
+
+def load_fortunes(
+    files: Sequence[str] = FORTUNE_FILES, *, directory: str | Path | None = None
+) -> list[str]:
+    """The fortunes (quotations, poems, songs) of some ``fortune`` data files.
+
+    A fortune file holds its entries separated by lines that hold only ``%``. Each entry
+    becomes one string: tabs expanded to spaces, trailing spaces and blank edge lines
+    stripped, and any character other than printable ASCII and newline dropped, so
+    that a character-level model sees a small, fixed alphabet.
+
+    Args:
+        files: names of files in ``directory``; the default, :data:`FORTUNE_FILES`,
+            holds about 2,900 fortunes (about 580,000 characters).
+        directory: where the files are; Debian's ``/usr/share/games/fortunes`` (the
+            package ``fortunes``) by default.
+
+    Returns:
+        The fortunes, file by file in the given order, each in its file's order.
+
+    Raises:
+        TypeError: if ``files`` is not a sequence of strings.
+        ValueError: if ``files`` is empty or names a path rather than a file name.
+        FileNotFoundError: naming the file and how to install the corpus.
+    """
+    if isinstance(files, str) or not isinstance(files, Sequence):
+        raise TypeError(
+            f"files must be a sequence of file names, got {type(files).__name__}"
+        )
+    if not files:
+        raise ValueError("files must name at least one fortune file, got none")
+    folder = FORTUNE_DIR if directory is None else Path(directory)
+    fortunes: list[str] = []
+    for name in files:
+        if not isinstance(name, str):
+            raise TypeError(f"files must hold str names, got {type(name).__name__}")
+        if not name or Path(name).name != name:
+            raise ValueError(f"files must hold bare file names, got {name!r}")
+        path = folder / name
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: fortune file not found; install Debian's package `fortunes` "
+                "(apt-get install fortunes) or pass directory="
+            )
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        for entry in text.split("\n%\n"):
+            lines = [ln.expandtabs().rstrip() for ln in entry.splitlines()]
+            fortune = "\n".join(lines).strip("\n")
+            fortune = "".join(ch for ch in fortune if ch == "\n" or " " <= ch <= "~")
+            if fortune.strip() and fortune.strip() != "%":
+                fortunes.append(fortune)
+    return fortunes
+
+
+def compose_captions(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    n: int,
+    *,
+    min_items: int = 2,
+    max_items: int = 3,
+    slots: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Canvases of Fashion-MNIST items in a row, captioned with their class names.
+
+    Each canvas is a row of ``slots`` cells of 28 x 28 pixels. It holds ``k`` items, k
+    drawn uniformly from ``[min_items, max_items]``, in k distinct random cells, the
+    other cells blank (zero); the items are drawn at random from ``images``. Its caption
+    names the items from left to right.
+
+    Args:
+        images: the items, float, of shape ``(N, 28, 28)``, ``(N, 1, 28, 28)`` or
+            ``(N, 784)``, background 0 (as :func:`train_val_test` gives them).
+        labels: their classes, int of shape ``(N,)`` in ``[0, 10)``.
+        n: the number of canvases.
+        min_items: the fewest items on a canvas, at least 1.
+        max_items: the most items on a canvas, at least ``min_items``.
+        slots: the cells per canvas, at least ``max_items``; ``max_items`` by default.
+        generator: the RNG that draws items, counts and cells.
+
+    Returns:
+        ``(canvas, tokens)``: canvas of shape ``(n, 1, 28, 28 * slots)`` in the dtype
+        and on the device of ``images``; tokens int64 of shape ``(n, max_items + 1)``:
+        the k class indices from left to right, then :data:`END`, then :data:`PAD`.
+
+    Raises:
+        TypeError: if images is not a float tensor or labels not an int tensor.
+        ValueError: for shapes that do not match or counts out of range.
+    """
+    check_float_tensor(images, "images", min_ndim=2)
+    count = images.shape[0]
+    if images.dim() == 2 and images.shape[1] == 784:
+        images = images.reshape(count, 28, 28)
+    elif images.dim() == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if tuple(images.shape[1:]) != (28, 28):
+        raise ValueError(
+            "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 784), "
+            f"got {tuple(images.shape) if images.dim() != 3 else (count, 28, 28)}"
+        )
+    labels = check_labels(labels, "labels", n=count, num_classes=len(CLASSES))
+    n = check_positive_int(n, "n")
+    min_items = check_positive_int(min_items, "min_items")
+    max_items = check_positive_int(max_items, "max_items", minimum=min_items)
+    slots = max_items if slots is None else slots
+    slots = check_positive_int(slots, "slots", minimum=max_items)
+    if count == 0:
+        raise ValueError("images must hold at least one item, got 0")
+    device = images.device
+    k = torch.randint(min_items, max_items + 1, (n,), generator=generator)
+    picks = torch.randint(count, (n, max_items), generator=generator)
+    # k distinct random cells per canvas, in increasing order (left to right).
+    cells = torch.rand(n, slots, generator=generator).argsort(dim=1)[:, :max_items]
+    used = torch.arange(max_items) < k[:, None]  # (n, max_items)
+    cells = torch.where(used, cells, slots).sort(dim=1).values  # unused cells last
+    canvas = images.new_zeros(n, slots, 28, 28)
+    rows, places = used.nonzero(as_tuple=True)
+    items = picks[rows, places].to(device)
+    canvas[rows.to(device), cells[rows, places].to(device)] = images[items]
+    tokens = torch.full((n, max_items + 1), PAD, dtype=torch.int64)
+    tokens[rows, places] = labels[items].cpu()
+    tokens[torch.arange(n), k] = END
+    canvas = canvas.permute(0, 2, 1, 3).reshape(n, 1, 28, 28 * slots)
+    return canvas, tokens.to(device)
+
+
+def caption_text(tokens: torch.Tensor) -> str:
+    """The caption that a row of tokens spells: class names up to :data:`END`.
+
+    Args:
+        tokens: int of shape ``(T,)``: class indices in ``[0, 10)``, then optionally
+            :data:`END` (which ends the caption) and anything after it. :data:`START`
+            tokens are skipped.
+
+    Returns:
+        The class names joined by ", " (for example ``"Sandal, Shirt, Bag"``); ``""``
+        for a caption that ends at once.
+
+    Raises:
+        TypeError: if tokens is not an int tensor.
+        ValueError: if tokens is not 1-D or holds a token that is not a word.
+    """
+    check_tensor(tokens, "tokens", ndim=1)
+    if tokens.is_floating_point() or tokens.dtype == torch.bool:
+        raise TypeError(f"tokens must have an integer dtype, got {tokens.dtype}")
+    words = []
+    for t in tokens.tolist():
+        if t == END:
+            break
+        if t == START:
+            continue
+        if not 0 <= t < len(CLASSES):
+            raise ValueError(
+                f"tokens must hold class indices in [0, {len(CLASSES)}), END or "
+                f"START before END, got {t}"
+            )
+        words.append(CLASSES[t])
+    return ", ".join(words)
 
 
 def main(argv: list[str] | None = None) -> int:

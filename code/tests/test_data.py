@@ -1,6 +1,7 @@
 import gzip
 import hashlib
 import os
+import re
 import stat
 
 import pytest
@@ -350,3 +351,131 @@ def test_train_val_test_rejects_bad_sizes():
         ValueError, match="n_test must be an int in \\[0, 10000\\], got 10001"
     ):
         data.train_val_test(1, 1, 10_001, generator=g)
+
+
+# --- captions composed from Fashion-MNIST items -------------------------------------
+
+
+def distinct_items(n=10):
+    """n images, each filled with its own index + 1, and labels 0..n-1 (mod 10)."""
+    images = (torch.arange(n, dtype=torch.float32) + 1)[:, None, None].expand(n, 28, 28)
+    return images.clone(), torch.arange(n) % 10
+
+
+def test_compose_captions_places_the_items_it_names_left_to_right():
+    images, labels = distinct_items()
+    g = torch.Generator().manual_seed(0)
+    canvas, tokens = data.compose_captions(images, labels, 200, slots=4, generator=g)
+    assert canvas.shape == (200, 1, 28, 112) and canvas.dtype == torch.float32
+    assert tokens.shape == (200, 4) and tokens.dtype == torch.int64
+    counts = set()
+    for c, t in zip(canvas, tokens, strict=True):
+        cells = c[0].reshape(28, 4, 28).permute(1, 0, 2)  # (slot, 28, 28)
+        values = cells.flatten(1)
+        assert (values == values[:, :1]).all()  # each cell is one item or blank
+        ids = [int(v) - 1 for v in values[:, 0] if v != 0]  # items, left to right
+        k = len(ids)
+        counts.add(k)
+        assert t[:k].tolist() == [labels[i].item() for i in ids]
+        assert t[k] == data.END and (t[k + 1 :] == data.PAD).all()
+    assert counts == {2, 3}
+
+
+def test_compose_captions_accepts_flat_and_channel_images_and_is_seeded():
+    images, labels = distinct_items()
+    runs = [
+        data.compose_captions(
+            x, labels, 7, min_items=1, generator=torch.Generator().manual_seed(3)
+        )
+        for x in (images, images[:, None], images.reshape(10, 784))
+    ]
+    for canvas, tokens in runs[1:]:
+        assert torch.equal(canvas, runs[0][0]) and torch.equal(tokens, runs[0][1])
+    canvas, tokens = data.compose_captions(
+        images.double(), labels, 5, min_items=3, max_items=3
+    )
+    assert canvas.dtype == torch.float64 and canvas.shape == (5, 1, 28, 84)
+    assert (tokens[:, 3] == data.END).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"images": torch.zeros(4, 28, 28, dtype=torch.uint8)}, TypeError, "floating"),
+        ({"images": torch.zeros(4, 28, 27)}, ValueError, "(N, 28, 28)"),
+        ({"labels": torch.tensor([0, 1, 2, 10])}, ValueError, "[0, 10)"),
+        ({"labels": torch.zeros(3, dtype=torch.int64)}, ValueError, "shape (4,)"),
+        ({"n": 0}, ValueError, "n must be an int >= 1"),
+        ({"min_items": 3, "max_items": 2}, ValueError, "max_items must be an int >= 3"),
+        ({"slots": 2}, ValueError, "slots must be an int >= 3"),
+        ({"n": 2.0}, TypeError, "n must be an int"),
+    ],
+)
+def test_compose_captions_rejects_bad_input(kwargs, error, message):
+    args = {"images": torch.zeros(4, 28, 28), "labels": torch.arange(4), "n": 2}
+    args.update(kwargs)
+    with pytest.raises(error, match=re.escape(message)):
+        data.compose_captions(**args)
+
+
+def test_caption_text():
+    assert data.caption_text(torch.tensor([5, 6, 8, data.END])) == "Sandal, Shirt, Bag"
+    words = [data.START, 9, data.END, data.PAD]
+    assert data.caption_text(torch.tensor(words)) == "Ankle boot"
+    assert data.caption_text(torch.tensor([data.END, 3])) == ""
+    assert data.caption_text(torch.tensor([1, data.END, 99])) == "Trouser"
+    assert data.CAPTION_WORDS[data.END] == "<end>"
+    assert data.CAPTION_WORDS[data.START] == "<start>"
+    with pytest.raises(ValueError, match="got 12"):
+        data.caption_text(torch.tensor([1, 12]))
+    with pytest.raises(TypeError, match="integer dtype"):
+        data.caption_text(torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="1 dimensions"):
+        data.caption_text(torch.tensor([[1]]))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_compose_captions_follows_the_images_device():
+    images, labels = distinct_items()
+    canvas, tokens = data.compose_captions(images.cuda(), labels.cuda(), 3)
+    assert canvas.device.type == "cuda" and tokens.device.type == "cuda"
+
+
+# --- the fortunes corpus -------------------------------------------------------------
+
+
+def test_load_fortunes_splits_entries_and_cleans_them(tmp_path):
+    (tmp_path / "a").write_bytes(
+        b"First line\t\n\t\t-- Someone\n%\n\n%\nCaf\xc3\xa9 \x08ok  \n%\n"
+    )
+    (tmp_path / "b").write_text("Last one.\n")
+    fortunes = data.load_fortunes(["a", "b"], directory=tmp_path)
+    assert fortunes == ["First line\n                -- Someone", "Caf ok", "Last one."]
+
+
+@pytest.mark.parametrize(
+    "files, error, message",
+    [
+        ("literature", TypeError, "sequence of file names"),
+        ([], ValueError, "at least one"),
+        (["../etc"], ValueError, "bare file names"),
+        ([3], TypeError, "str names"),
+        (["missing"], FileNotFoundError, "apt-get install fortunes"),
+    ],
+)
+def test_load_fortunes_rejects_bad_input(tmp_path, files, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        data.load_fortunes(files, directory=tmp_path)
+
+
+@pytest.mark.skipif(
+    not (data.FORTUNE_DIR / "literature").is_file(),
+    reason="Debian's fortunes package is not installed",
+)
+def test_the_debian_fortunes_are_a_real_corpus():
+    fortunes = data.load_fortunes()
+    text = "\n\n".join(fortunes)
+    assert len(fortunes) > 2000 and len(text) > 400_000
+    assert set(text) <= {"\n", *map(chr, range(32, 127))}
+    assert "-- Mark Twain" in text

