@@ -128,6 +128,7 @@ bench: setup data
 	$(BIN)/python benchmarks/bench_knn.py
 	$(BIN)/python benchmarks/bench_conv.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_sequence.py
 
 clean:
 	rm -rf _build

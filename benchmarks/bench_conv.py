@@ -26,10 +26,7 @@ equals F.conv2d's. The default shapes are a ResNet-like 3x3 layer, 64 -> 64 chan
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import time
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,23 +35,15 @@ import torch.nn.functional as F
 
 from dlcv import conv
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, mm_seconds, parse, parser, timed, write_json
+
 # (name, N, C_in, C_out, H = W, kernel, stride, padding)
 SHAPES = [
     ("64->64 3x3 32x32 N64", 64, 64, 64, 32, 3, 1, 1),
     ("3->64 7x7/2 224 N8", 8, 3, 64, 224, 7, 2, 3),
 ]
 SMOKE = [("8->8 3x3 12x12 N4", 4, 8, 8, 12, 3, 1, 1)]
-
-
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time over ``repeats`` runs, after one warm-up run."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def forward_backward(fn: Callable, x: torch.Tensor, w: torch.Tensor, b, s, p) -> None:
@@ -96,8 +85,7 @@ def bench_shape(shape: tuple, repeats: int) -> dict:
     t["F.unfold"] = timed(lambda: F.unfold(x, k, 1, p, s), repeats)
     w_2d = w.view(C_out, K)
     t["W @ X_cols"] = timed(lambda: w_2d @ cols, repeats)  # (C_out, K) @ (N, K, L)
-    a, m = torch.randn(C_out, K, generator=g), torch.randn(K, N * L, generator=g)
-    t["mm"] = timed(lambda: torch.mm(a, m), repeats)  # (C_out, K) @ (K, N L)
+    t["mm"] = mm_seconds(C_out, K, N * L, repeats)  # (C_out, K) @ (K, N L)
 
     err = (conv.conv2d_forward(x, w, b, s, p)[0] - F.conv2d(x, w, b, s, p)).abs().max()
     return {
@@ -111,18 +99,8 @@ def bench_shape(shape: tuple, repeats: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, help="torch.set_num_threads(THREADS)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true", help="tiny shapes only")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; float32, best of {args.repeats}"
-    )
+    args = parse(parser(__doc__, repeats=3, smoke="tiny shapes only"), argv)
+    print(f"{machine()}; float32, best of {args.repeats}")
 
     results = [
         bench_shape(shape, args.repeats) for shape in (SMOKE if args.smoke else SHAPES)
@@ -155,9 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     worst = max(r["max_abs_diff"] for r in results)
     print(f"\nlargest |dlcv - F.conv2d| over the outputs: {worst:.2e}")
     result = {"threads": torch.get_num_threads(), "shapes": results}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     return result
 
 

@@ -21,11 +21,7 @@ dlcv and scikit-learn predict the same labels. The default problem is the full o
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import time
-from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +30,9 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from dlcv import knn
 
-
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Best wall time over ``repeats`` runs, and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, parse, parser, write_json
+from _common import timed_result as timed
 
 
 def naive_torch(x_train, y_train, x_test, k):
@@ -68,23 +58,18 @@ def load(args) -> tuple[torch.Tensor, ...]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=60_000)
-    parser.add_argument("--n-test", type=int, default=10_000)
-    parser.add_argument("-k", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--synthetic", action="store_true", help="random data")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args(argv)
+    p = parser(__doc__, repeats=1)
+    p.add_argument("--n-train", type=int, default=60_000)
+    p.add_argument("--n-test", type=int, default=10_000)
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--synthetic", action="store_true", help="random data")
+    args = parse(p, argv)
 
     x_train, y_train, x_test = load(args)
     M, N, D = x_test.shape[0], x_train.shape[0], x_train.shape[1]
     xtr_np, ytr_np, xte_np = x_train.numpy(), y_train.numpy(), x_test.numpy()
     print(f"kNN prediction, k = {args.k}: {M} test x {N} train x {D} features, float32")
-    print(
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; best of {args.repeats}"
-    )
+    print(f"{machine()}; best of {args.repeats}")
 
     times, preds = {}, {}
     times["matmul"], _ = timed(
@@ -122,9 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         "dlcv_over_matmul": times["dlcv"] / times["matmul"],
         "dlcv_over_sklearn": times["dlcv"] / times["sklearn"],
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     return result
 
 

@@ -29,10 +29,7 @@ The default sizes, best of 5, take about 20 s on 2 cores.
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import time
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +39,9 @@ from torch import nn
 from torch.optim import lr_scheduler, swa_utils
 
 from dlcv import activations, averaging, models, regularization, schedules
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, matmul_gflops, parse, parser, timed, write_json
 
 FULL = {
     "act": (64, 196, 384),  # ViT-S/16 activations of a batch of 64
@@ -57,17 +57,6 @@ SMOKE = {
     "steps": 200,
     "resnet": False,
 }
-
-
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time over ``repeats`` runs, after one warm-up run."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -313,22 +302,11 @@ def bench_averaging(resnet: bool, repeats: int, decay: float = 0.999) -> list[di
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, help="torch.set_num_threads(THREADS)")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes only")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; float32, best of {args.repeats}"
-    )
+    args = parse(parser(__doc__, repeats=5, smoke="tiny sizes only"), argv)
+    print(f"{machine()}; float32, best of {args.repeats}")
     sizes = SMOKE if args.smoke else FULL
     n = 1024
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    mm_gflops = 2 * n**3 / 1e9 / timed(lambda: torch.mm(a, b), args.repeats)
+    mm_gflops = matmul_gflops(args.repeats, n)
 
     rows = [
         *bench_activations(sizes["act"], args.repeats),
@@ -358,9 +336,7 @@ def main(argv: list[str] | None = None) -> dict:
         "sizes": sizes,
         "rows": rows,
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     return result
 
 

@@ -1,6 +1,7 @@
 """The benchmarks must keep running; their timings are read by people, not asserted."""
 
 import importlib.util
+import math
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -40,4 +41,20 @@ def test_training_benchmark_runs_and_agrees_with_torch(tmp_path, capsys):
     assert {"gelu", "elu", "selu", "layer_norm", "dropout", "frac_max_pool2d"} <= names
     assert all(r["max_abs_diff"] < 1e-5 for r in result["rows"]), result["rows"]
     assert all(r["torch"] > 0 and r["dlcv"] > 0 for r in result["rows"])
+    assert out.is_file() and "dlcv/torch" in capsys.readouterr().out
+
+
+def test_sequence_benchmark_runs_and_agrees_with_torch(tmp_path, capsys):
+    bench = load("bench_sequence")
+    out = tmp_path / "sequence.json"
+    result = bench.main(["--smoke", "--repeats", "1", "--json", str(out)])
+    rows = {(r["name"], r["pass"]) for r in result["rows"]}
+    names = ["sdpa", "sdpa causal", "multihead attn", "encoder layer", "LSTM", "GRU"]
+    assert rows == {(n, p) for n in names for p in ("forward", "fwd+bwd")}
+    assert all(r["max_abs_diff"] < 1e-5 for r in result["rows"]), result["rows"]
+    assert all(
+        math.isfinite(r["ratio"]) and r["ratio"] > 0 and r["torch"] > 0
+        for r in result["rows"]
+    )
+    assert result["mm_gflops"] > 0
     assert out.is_file() and "dlcv/torch" in capsys.readouterr().out
