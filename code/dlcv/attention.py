@@ -28,6 +28,14 @@ no ``add_zero_attn``; a query row whose keys are all masked gets zero weights (a
 ``F.scaled_dot_product_attention``) where ``nn.MultiheadAttention`` gives NaN; and
 ``is_causal=True`` without an ``attn_mask`` builds the causal mask instead of raising.
 
+The equations are those of the chapter: (13.1) ``attn-seq2seq`` (the captioner's
+attention), (13.2) ``attn-layer``, (13.4) ``attn-self``, (13.5) ``attn-positional``,
+(13.6) ``attn-mask``, (13.7) ``attn-multihead``, (13.8) ``attn-cross`` (the decoder's
+cross-attention) and (13.9) ``attn-vit`` (the vision transformer).
+:class:`AttentionCaptioner` is a CNN-LSTM captioner with attention over the CNN's grid;
+:class:`VisionTransformer` (with :class:`Encoder`, :class:`EncoderBlock` and
+:class:`MLPBlock`) has torchvision's structure, parameter names and initialization.
+
 Beware the two mask conventions, which torch also has: in
 :func:`scaled_dot_product_attention` a boolean ``attn_mask`` is True where a query *may*
 attend, while in :class:`MultiheadAttention` (``attn_mask`` and ``key_padding_mask``)
@@ -37,6 +45,7 @@ True means *may not*. Float masks are added to :math:`E` in both.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -55,10 +64,15 @@ from dlcv._checks import (
 )
 
 __all__ = [
+    "AttentionCaptioner",
+    "Encoder",
+    "EncoderBlock",
     "LearnedPositionalEncoding",
+    "MLPBlock",
     "MultiheadAttention",
     "TransformerDecoderLayer",
     "TransformerEncoderLayer",
+    "VisionTransformer",
     "attention_weights",
     "causal_mask",
     "scaled_dot_product_attention",
@@ -147,13 +161,13 @@ def attention_weights(
     L, E = query.shape[-2:]
     S = key.shape[-2]
     scale = 1 / math.sqrt(E) if scale is None else check_finite_number(scale, "scale")
-    # E = Q K^T / sqrt(D_Q): (..., L, E) @ (..., E, S) -> (..., L, S)
+    # Eq. (13.2): E = Q K^T / sqrt(D_Q): (..., L, E) @ (..., E, S) -> (..., L, S)
     scores = query @ key.transpose(-2, -1) * scale
     if is_causal:
         attn_mask = causal_mask(L, S, device=query.device)
     if attn_mask is not None:
         _check_mask(attn_mask, "attn_mask", tuple(range(2, scores.dim() + 1)))
-        # masking: E_ij = -inf where query i may not attend to key j
+        # masking, Eq. (13.6): E_ij = -inf where query i may not attend to key j
         scores = scores + _to_additive(attn_mask, allowed=True, like=scores)
     # a row with every key masked gets zero weights (not NaN), as in torch's SDPA
     dead = torch.isneginf(scores).all(dim=-1, keepdim=True)  # (..., L, 1)
@@ -321,7 +335,7 @@ class MultiheadAttention(nn.MultiheadAttention):
             A = F.dropout(A, p=self.dropout)
         y = A @ v  # Y_h = A_h V_h: (N, H, L, S) @ (N, H, S, D/H) -> (N, H, L, D/H)
         y = y.transpose(1, 2).reshape(N, L, D)  # Concat(Y_1, ..., Y_H): (N, L, D)
-        y = self.out_proj(y)  # Concat(...) W_O, (N, L, D)
+        y = self.out_proj(y)  # Concat(...) W_O, Eq. (13.7): (N, L, D)
 
         weights = None
         if need_weights:  # A averaged over the heads, or per head
@@ -385,7 +399,7 @@ def sinusoidal_positional_encoding(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    r"""The fixed positional encodings of Vaswani et al. (2017).
+    r"""The fixed positional encodings of Vaswani et al. (2017), Eq. (13.5).
 
     .. math::
 
@@ -420,8 +434,8 @@ def sinusoidal_positional_encoding(
 class LearnedPositionalEncoding(nn.Module):
     """Adds a learned vector per position: ``x + weight[:L]``.
 
-    ``weight`` (max_len, d_model) starts as N(0, ``std``^2) samples; position p of every
-    sequence gets row p added.
+    ``weight`` (max_len, d_model) starts as N(0, ``std ** 2``) samples; position p of
+    every sequence gets row p added.
 
     Args:
         max_len: Longest sequence the layer accepts.
@@ -572,7 +586,7 @@ class TransformerEncoderLayer(nn.Module):
         return x
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal) -> torch.Tensor:
-        """SA(x): self-attention, Q = K = V = x."""
+        """SA(x): self-attention, Eq. (13.4): Q = K = V = x, then projected."""
         x = self.self_attn(
             x,
             x,
@@ -696,7 +710,7 @@ class TransformerDecoderLayer(nn.Module):
         return x
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal) -> torch.Tensor:
-        """SA(x): self-attention, Q = K = V = x."""
+        """SA(x): self-attention, Eq. (13.4): Q = K = V = x, then projected."""
         x = self.self_attn(
             x,
             x,
@@ -711,7 +725,7 @@ class TransformerDecoderLayer(nn.Module):
     def _mha_block(
         self, x, mem, attn_mask, key_padding_mask, is_causal
     ) -> torch.Tensor:
-        """CA(x, m): cross-attention, Q = x, K = V = m."""
+        """CA(x, m): cross-attention, Eq. (13.8): Q = x, K = V = m, then projected."""
         x = self.multihead_attn(
             x,
             mem,
@@ -727,3 +741,487 @@ class TransformerDecoderLayer(nn.Module):
         """FF(x) = W_2 act(W_1 x + b_1) + b_2."""
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
         return self.dropout3(x)
+
+
+# ---- seq2seq with attention: a captioner that looks at a grid of image features -----
+class AttentionCaptioner(nn.Module):
+    r"""A CNN encoder and an LSTM decoder that attends over the encoder's grid.
+
+    Show, attend and tell (Xu et al., 2015) on a small scale. The CNN turns the
+    image into a grid of :math:`S = h w` feature vectors :math:`h_i` of width D. Before
+    each word t the decoder scores every cell against its previous state
+    :math:`s_{t-1}` with a one-hidden-layer MLP (Bahdanau et al., 2015),
+    Eq. (13.1):
+    :math:`e_{t,i} = v^\top \tanh(W_s s_{t-1} + W_h h_i)`,
+    :math:`a_t = \mathrm{softmax}(e_t)`, :math:`c_t = \sum_i a_{t,i} h_i`. The LSTM
+    cell reads the embedding of the previous word with the context :math:`c_t`, and
+    the word is scored from :math:`[s_t; c_t]`.
+
+    Args:
+        vocab_size: Number of tokens; the decoder's inputs and outputs are in
+            ``[0, vocab_size)``.
+        channels: Widths of the CNN's three 3x3 convolutions; the last is D.
+        embed_dim: Width of the word embeddings.
+        hidden_size: Width of the LSTM state.
+        attn_dim: Width of the attention MLP's hidden layer.
+        in_channels: Channels of the images.
+
+    Shapes: images (N, C, H, W) -> a grid of h x w = floor(H/8) x floor(W/8) cells
+    (three 2x2 max-pools, each rounding down).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        *,
+        channels: tuple[int, int, int] = (16, 32, 64),
+        embed_dim: int = 32,
+        hidden_size: int = 128,
+        attn_dim: int = 64,
+        in_channels: int = 1,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        for name, v in (
+            ("embed_dim", embed_dim),
+            ("hidden_size", hidden_size),
+            ("attn_dim", attn_dim),
+            ("in_channels", in_channels),
+        ):
+            check_positive_int(v, name)
+        if not (isinstance(channels, tuple) and len(channels) == 3):
+            raise TypeError(f"channels must be a tuple of 3 ints, got {channels!r}")
+        for c in channels:
+            check_positive_int(c, "channels[i]")
+        c1, c2, D = channels
+        self.in_channels = in_channels
+        self.encoder = nn.Sequential(
+            nn.Conv2d(in_channels, c1, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c2, D, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.embed = nn.Embedding(vocab_size, embed_dim)
+        self.init_h = nn.Linear(D, hidden_size)  # s_0 from the mean feature
+        self.init_c = nn.Linear(D, hidden_size)
+        self.att_h = nn.Linear(D, attn_dim, bias=False)  # W_h
+        self.att_s = nn.Linear(hidden_size, attn_dim)  # W_s (and the MLP's bias)
+        self.att_v = nn.Linear(attn_dim, 1, bias=False)  # v
+        self.cell = nn.LSTMCell(embed_dim + D, hidden_size)
+        self.out = nn.Linear(hidden_size + D, vocab_size)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The encoder's grid of feature vectors: (N, C, H, W) -> (N, D, h, w).
+
+        Each 3x3 convolution is followed by a ReLU and a 2x2 max-pool, so
+        h = floor(floor(floor(H/2)/2)/2), and likewise w.
+
+        Args:
+            images: Float images of shape (N, C, H, W), H and W at least 8.
+        """
+        check_float_tensor(images, "images", ndim=4)
+        check_shape(images, "images", ("N", self.in_channels, "H", "W"))
+        H, W = images.shape[-2:]
+        if H < 8 or W < 8:
+            raise ValueError(f"images must be at least 8 x 8, got {H} x {W}")
+        return self.encoder(images)  # (N, D, h, w)
+
+    def attend(
+        self, feats: torch.Tensor, keys: torch.Tensor, s: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context and weights of one step, Eq. (13.1).
+
+        Args:
+            feats: The grid :math:`h_i`, (N, S, D).
+            keys: Its projection :math:`W_h h_i`, (N, S, attn_dim).
+            s: The previous state :math:`s_{t-1}`, (N, hidden_size).
+
+        Returns:
+            ``(c_t, a_t)`` of shapes (N, D) and (N, S).
+        """
+        # e_{t,i} = v^T tanh(W_s s_{t-1} + W_h h_i): (N, S, attn_dim) -> (N, S)
+        e = self.att_v(torch.tanh(self.att_s(s)[:, None] + keys)).squeeze(-1)
+        a = torch.softmax(e, dim=-1)  # a_t, (N, S)
+        c = (a[:, :, None] * feats).sum(dim=1)  # c_t = sum_i a_{t,i} h_i, (N, D)
+        return c, a
+
+    def _start(self, images):
+        feats = self.features(images).flatten(2).transpose(1, 2)  # (N, S, D)
+        # a grid cell's vector says what is there but hardly where; add where
+        S, D = feats.shape[1:]
+        pe = sinusoidal_positional_encoding(
+            S, D, dtype=feats.dtype, device=feats.device
+        )
+        feats = feats + pe  # h_i, (N, S, D)
+        mean = feats.mean(dim=1)  # (N, D)
+        state = (torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)))
+        return feats, self.att_h(feats), state
+
+    def _step(self, feats, keys, state, words):
+        """One decoder step: attend, update the LSTM, score the next word."""
+        c, a = self.attend(feats, keys, state[0])  # (N, D), (N, S)
+        x = torch.cat([self.embed(words), c], dim=1)  # (N, embed_dim + D)
+        state = self.cell(x, state)  # s_t, (N, hidden_size) twice
+        logits = self.out(torch.cat([state[0], c], dim=1))  # (N, vocab_size)
+        return logits, a, state
+
+    def forward(self, images: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Scores of every next word with teacher forcing.
+
+        Args:
+            images: Float images, (N, C, H, W).
+            inputs: The previous words, int64 (N, T): START, then the caption's words.
+
+        Returns:
+            Logits of shape (N, T, vocab_size): row t scores word t of the caption.
+        """
+        self._check_words(inputs, images.shape[0])
+        feats, keys, state = self._start(images)
+        logits = []
+        for t in range(inputs.shape[1]):
+            step, _, state = self._step(feats, keys, state, inputs[:, t])
+            logits.append(step)
+        return torch.stack(logits, dim=1)  # (N, T, vocab_size)
+
+    @torch.no_grad()
+    def decode(
+        self, images: torch.Tensor, start: int, max_len: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Greedy captions and the attention map behind every word.
+
+        Args:
+            images: Float images, (N, C, H, W).
+            start: The token fed before the first word.
+            max_len: Number of words generated (the caller cuts at its end token).
+
+        Returns:
+            ``(tokens, weights)``: tokens int64 (N, max_len), the argmax word at each
+            step fed back as the next input; weights (N, max_len, h, w), the
+            :math:`a_t` the decoder looked with while choosing word t.
+        """
+        start = check_in(start, "start", tuple(range(self.vocab_size)))
+        max_len = check_positive_int(max_len, "max_len")
+        feats, keys, state = self._start(images)
+        grid = [images.shape[-2], images.shape[-1]]
+        for _ in range(3):  # three 2x2 max-pools
+            grid = [g // 2 for g in grid]
+        words = torch.full((images.shape[0],), start, device=images.device)
+        tokens, weights = [], []
+        for _ in range(max_len):
+            logits, a, state = self._step(feats, keys, state, words)
+            words = logits.argmax(dim=1)  # greedy: the likeliest word, (N,)
+            tokens.append(words)
+            weights.append(a.view(-1, *grid))
+        return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)
+
+    def _check_words(self, inputs: Any, n: int) -> None:
+        check_tensor(inputs, "inputs", ndim=2)
+        if inputs.dtype != torch.int64:
+            raise TypeError(f"inputs must be int64 tokens, got {inputs.dtype}")
+        check_shape(inputs, "inputs", (n, "T"))
+        if inputs.numel() and not (
+            0 <= int(inputs.min()) and int(inputs.max()) < self.vocab_size
+        ):
+            raise ValueError(
+                f"inputs must hold tokens in [0, {self.vocab_size}), got values in "
+                f"[{int(inputs.min())}, {int(inputs.max())}]"
+            )
+
+
+# ---- the vision transformer, with torchvision's structure and parameter names --------
+class MLPBlock(nn.Sequential):
+    """ViT's MLP: Linear, GELU, Dropout, Linear, Dropout (``mlp.0``, ``mlp.3``).
+
+    Initialized as torchvision's: Xavier-uniform weights, biases N(0, 1e-6^2).
+
+    Args:
+        in_dim: Width of the input and output.
+        mlp_dim: Hidden width.
+        dropout: Dropout probability after each linear layer.
+    """
+
+    def __init__(self, in_dim: int, mlp_dim: int, dropout: float) -> None:
+        check_positive_int(in_dim, "in_dim")
+        check_positive_int(mlp_dim, "mlp_dim")
+        check_finite_number(dropout, "dropout", low=0.0, high=1.0)
+        super().__init__(
+            nn.Linear(in_dim, mlp_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_dim, in_dim),
+            nn.Dropout(dropout),
+        )
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.normal_(m.bias, std=1e-6)
+
+
+class EncoderBlock(nn.Module):
+    r"""A pre-norm transformer block of ViT, Eq. (13.9).
+
+    :math:`z' = z + \mathrm{MSA}(\mathrm{LN}(z))`, then
+    :math:`z \leftarrow z' + \mathrm{MLP}(\mathrm{LN}(z'))`.
+
+    torchvision's ``EncoderBlock`` (``ln_1``, ``self_attention``, ``dropout``,
+    ``ln_2``, ``mlp``); the same function as ``nn.TransformerEncoderLayer`` with
+    ``norm_first=True``, ``activation="gelu"`` and ``batch_first=True``.
+
+    Args:
+        num_heads: Number of attention heads.
+        hidden_dim: Model width D.
+        mlp_dim: Hidden width of the MLP.
+        dropout: Dropout after the attention and in the MLP.
+        attention_dropout: Dropout on the attention weights.
+        layer_norm_eps: The layer norms' epsilon (1e-6 in ViT).
+    """
+
+    def __init__(
+        self,
+        num_heads: int,
+        hidden_dim: int,
+        mlp_dim: int,
+        dropout: float,
+        attention_dropout: float,
+        layer_norm_eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.ln_1 = nn.LayerNorm(hidden_dim, eps=layer_norm_eps)
+        self.self_attention = MultiheadAttention(
+            hidden_dim, num_heads, dropout=attention_dropout, batch_first=True
+        )
+        self.dropout = nn.Dropout(
+            check_finite_number(dropout, "dropout", low=0.0, high=1.0)
+        )
+        self.ln_2 = nn.LayerNorm(hidden_dim, eps=layer_norm_eps)
+        self.mlp = MLPBlock(hidden_dim, mlp_dim, dropout)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Apply the block to ``input`` (N, L, D); returns (N, L, D).
+
+        Args:
+            input: The token sequence, float (N, L, D).
+        """
+        check_float_tensor(input, "input", ndim=3)
+        x = self.ln_1(input)
+        x = self.self_attention(x, x, x, need_weights=False)[0]  # MSA(LN(z))
+        x = self.dropout(x) + input  # z' = z + MSA(LN(z))
+        return x + self.mlp(self.ln_2(x))  # z' + MLP(LN(z'))
+
+    def attention(self, input: torch.Tensor) -> torch.Tensor:
+        """The per-head attention weights of this block on ``input`` (N, L, D).
+
+        Args:
+            input: The token sequence the block receives, float (N, L, D).
+
+        Returns:
+            Weights of shape (N, H, L, L); row i of head h is where token i looks.
+        """
+        x = self.ln_1(input)
+        return self.self_attention(x, x, x, average_attn_weights=False)[1]
+
+
+class Encoder(nn.Module):
+    """torchvision's ViT encoder: add ``pos_embedding``, dropout, the blocks, ``ln``.
+
+    Args:
+        seq_length: Number of tokens (patches plus the class token).
+        num_layers: Number of blocks, ``layers.encoder_layer_0`` and up.
+        num_heads: Heads per block.
+        hidden_dim: Model width D.
+        mlp_dim: Hidden width of the MLPs.
+        dropout: Dropout probability.
+        attention_dropout: Dropout on the attention weights.
+    """
+
+    def __init__(
+        self,
+        seq_length: int,
+        num_layers: int,
+        num_heads: int,
+        hidden_dim: int,
+        mlp_dim: int,
+        dropout: float,
+        attention_dropout: float,
+    ) -> None:
+        super().__init__()
+        check_positive_int(seq_length, "seq_length")
+        check_positive_int(num_layers, "num_layers")
+        # E_pos: one learned vector per position, N(0, 0.02^2) as in torchvision
+        self.pos_embedding = nn.Parameter(
+            torch.empty(1, seq_length, hidden_dim).normal_(std=0.02)
+        )
+        self.dropout = nn.Dropout(dropout)
+        # torchvision's names: layers.encoder_layer_0, layers.encoder_layer_1, ...
+        self.layers = nn.Sequential(
+            OrderedDict(
+                (
+                    f"encoder_layer_{i}",
+                    EncoderBlock(
+                        num_heads, hidden_dim, mlp_dim, dropout, attention_dropout
+                    ),
+                )
+                for i in range(num_layers)
+            )
+        )
+        self.ln = nn.LayerNorm(hidden_dim, eps=1e-6)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Encode the tokens (N, L, D) -> (N, L, D).
+
+        Args:
+            input: The embedded patches with the class token first, (N, L, D).
+        """
+        check_float_tensor(input, "input", ndim=3)
+        check_shape(input, "input", ("N", *self.pos_embedding.shape[1:]))
+        return self.ln(self.layers(self.dropout(input + self.pos_embedding)))
+
+
+class VisionTransformer(nn.Module):
+    r"""The vision transformer of Dosovitskiy et al. (2021), torchvision's layout.
+
+    Cut the image into P x P patches, embed each linearly (``conv_proj``, a
+    convolution with kernel and stride P), put the learned ``class_token`` first, add
+    the position embeddings and run the pre-norm blocks, Eq. (13.9); classify the
+    class token's final vector with ``heads.head``. Parameter names and initial
+    values follow ``torchvision.models.VisionTransformer``, so its state dicts load;
+    differences: ``in_channels`` (torchvision has 3), and no ``norm_layer`` or
+    ``conv_stem_configs`` arguments.
+
+    Args:
+        image_size: Side of the (square) input image.
+        patch_size: Side P of a patch; must divide ``image_size``.
+        num_layers: Number of encoder blocks.
+        num_heads: Heads per block.
+        hidden_dim: Model width D.
+        mlp_dim: Hidden width of the MLPs.
+        dropout: Dropout probability.
+        attention_dropout: Dropout on the attention weights.
+        num_classes: Number of classes.
+        representation_size: If given, a tanh layer of this width before the head
+            (``heads.pre_logits``).
+        in_channels: Channels of the images.
+
+    Shapes: (N, in_channels, image_size, image_size) -> (N, num_classes).
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        patch_size: int,
+        num_layers: int,
+        num_heads: int,
+        hidden_dim: int,
+        mlp_dim: int,
+        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
+        num_classes: int = 1000,
+        representation_size: int | None = None,
+        *,
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__()
+        for name, v in (
+            ("image_size", image_size),
+            ("patch_size", patch_size),
+            ("hidden_dim", hidden_dim),
+            ("mlp_dim", mlp_dim),
+            ("num_classes", num_classes),
+            ("in_channels", in_channels),
+        ):
+            check_positive_int(v, name)
+        if image_size % patch_size:
+            raise ValueError(
+                f"patch_size must divide image_size, got {patch_size} and {image_size}"
+            )
+        self.image_size, self.patch_size = image_size, patch_size
+        self.hidden_dim, self.mlp_dim = hidden_dim, mlp_dim
+        self.num_classes, self.in_channels = num_classes, in_channels
+        self.representation_size = representation_size
+        self.conv_proj = nn.Conv2d(in_channels, hidden_dim, patch_size, patch_size)
+        seq_length = (image_size // patch_size) ** 2 + 1  # patches + class token
+        self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))
+        self.encoder = Encoder(
+            seq_length,
+            num_layers,
+            num_heads,
+            hidden_dim,
+            mlp_dim,
+            dropout,
+            attention_dropout,
+        )
+        self.seq_length = seq_length
+        heads: dict[str, nn.Module] = {}
+        if representation_size is None:
+            heads["head"] = nn.Linear(hidden_dim, num_classes)
+        else:
+            check_positive_int(representation_size, "representation_size")
+            heads["pre_logits"] = nn.Linear(hidden_dim, representation_size)
+            heads["act"] = nn.Tanh()
+            heads["head"] = nn.Linear(representation_size, num_classes)
+        self.heads = nn.Sequential(OrderedDict(heads))
+        # torchvision's initialization
+        fan_in = in_channels * patch_size**2
+        nn.init.trunc_normal_(self.conv_proj.weight, std=math.sqrt(1 / fan_in))
+        nn.init.zeros_(self.conv_proj.bias)
+        if representation_size is not None:
+            pre = self.heads.pre_logits
+            nn.init.trunc_normal_(pre.weight, std=math.sqrt(1 / pre.in_features))
+            nn.init.zeros_(pre.bias)
+        nn.init.zeros_(self.heads.head.weight)
+        nn.init.zeros_(self.heads.head.bias)
+
+    def _process_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Patches as tokens: (N, C, H, W) -> (N, (H/P)(W/P), D)."""
+        check_float_tensor(x, "x", ndim=4)
+        size = self.image_size
+        check_shape(x, "x", ("N", self.in_channels, size, size))
+        x = self.conv_proj(x)  # x_p^j E for every patch j: (N, D, H/P, W/P)
+        return x.flatten(2).transpose(1, 2)  # (N, L - 1, D)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's input before the position embeddings: (N, L, D).
+
+        Args:
+            x: Images, (N, in_channels, image_size, image_size).
+        """
+        x = self._process_input(x)  # (N, L - 1, D)
+        cls = self.class_token.expand(x.shape[0], -1, -1)  # (N, 1, D)
+        return torch.cat([cls, x], dim=1)  # [x_class; x_p^1 E; ...]: (N, L, D)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores of the images.
+
+        Args:
+            x: Images, (N, in_channels, image_size, image_size).
+
+        Returns:
+            Logits, (N, num_classes).
+        """
+        z = self.encoder(self.tokens(x))  # (N, L, D)
+        return self.heads(z[:, 0])  # the class token's vector -> (N, num_classes)
+
+    @torch.no_grad()
+    def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The per-head attention weights of every block on the images ``x``.
+
+        Args:
+            x: Images, (N, in_channels, image_size, image_size).
+
+        Returns:
+            One tensor (N, H, L, L) per block; token 0 is the class token, token
+            1 + r (W/P) + c the patch in row r, column c.
+        """
+        enc = self.encoder
+        z = enc.dropout(self.tokens(x) + enc.pos_embedding)  # (N, L, D)
+        maps = []
+        for block in enc.layers:
+            maps.append(block.attention(z))
+            z = block(z)
+        return maps

@@ -30,6 +30,9 @@ The stack of masked convolutions has a blind spot (pixels above and to the right
 the receptive field's diagonal edge are never seen); gated PixelCNN (van den Oord et
 al., 2016b) removes it with separate vertical and horizontal stacks, not done here.
 
+The chapter (``book/generative_i.md``) numbers the equations tagged in the code
+below: (15.3) ``gen-chain``, (15.5) ``gen-mask`` and (15.6) ``gen-bpd``.
+
 Torch counterparts: none for the masked convolution. :class:`MaskedConv2d` subclasses
 ``nn.Conv2d`` and keeps its parameters ``weight`` and ``bias`` (its state dict is a
 ``nn.Conv2d``'s plus the ``mask`` buffer); deliberate differences: stride 1 and
@@ -120,6 +123,7 @@ class MaskedConv2d(nn.Conv2d):
             dtype=dtype,
         )
         self.mask_type = mask_type
+        # Eq. (15.5): ones above the centre row and left of the centre (B: centre too)
         mask = torch.ones(kh, kw, device=device, dtype=self.weight.dtype)
         mask[kh // 2, kw // 2 + (mask_type == "B") :] = 0  # the centre row's future
         mask[kh // 2 + 1 :] = 0  # every row below the centre
@@ -293,7 +297,7 @@ def nll_bits_per_dim(logits: Tensor, x: Tensor) -> Tensor:
     check_float_tensor(logits, "logits")
     check_shape(check_float_tensor(x, "x"), "x", tuple(logits.shape))
     nats = F.binary_cross_entropy_with_logits(logits, x)  # mean over all pixels
-    return nats / math.log(2)
+    return nats / math.log(2)  # Eq. (15.6): -log2 p(x_t | x_<t), mean over t
 
 
 @contextlib.contextmanager
@@ -341,7 +345,7 @@ def sample(
     C, H, W = (check_positive_int(s, "shape entry") for s in shape)
     like = next(iter(model.parameters()), torch.empty(0))  # its device and dtype
     x = torch.zeros(n, C, H, W, device=like.device, dtype=like.dtype)
-    with _eval_mode(model):
+    with _eval_mode(model):  # Eq. (15.3): draw x_t from p(x_t | x_<t), t = 1 .. H W
         for i in range(H):
             for j in range(W):
                 logits = check_shape(model(x), "model(x)", (n, C, H, W))

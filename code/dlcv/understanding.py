@@ -30,6 +30,12 @@ of a class ``y`` what it is?
 Torch has none of these built in (Captum, a separate library, has saliency, guided
 backprop, Grad-CAM and occlusion); the tests check each against a hand computation on a
 tiny network. The model is put in eval mode for the duration of a call and restored.
+
+The chapter's equations, tagged in the code below: (14.1) ``und-occlusion``,
+(14.2) ``und-saliency``, (14.3) ``und-guided``, (14.4) ``und-gradcam-weights``,
+(14.5) ``und-gradcam``, (14.6) ``und-class-vis``, (14.7) ``und-tv``,
+(14.8) ``und-inversion``, (14.9) ``und-fgsm``, (14.10) ``und-pgd`` and
+(14.11) ``und-gram``.
 """
 
 from __future__ import annotations
@@ -122,7 +128,7 @@ def saliency(model: nn.Module, x: Tensor, target: Tensor | int) -> Tensor:
     with _eval_mode(model):
         s = _class_scores(model, x, target)  # (N,)
         (grad,) = torch.autograd.grad(s.sum(), x)  # (N, C, H, W): images independent
-    return grad.abs().amax(dim=1)  # (N, H, W)
+    return grad.abs().amax(dim=1)  # Eq. (14.2): max_c |ds_y / dx_cij|, (N, H, W)
 
 
 class _GuidedReLU(torch.autograd.Function):
@@ -136,7 +142,7 @@ class _GuidedReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (x,) = ctx.saved_tensors
-        return grad * (x > 0) * (grad > 0)
+        return grad * (x > 0) * (grad > 0)  # Eq. (14.3)
 
 
 @contextlib.contextmanager
@@ -212,7 +218,14 @@ def grad_cam(
     x = _check_images(x)
     target = _check_target(target, x.shape[0])
     saved: list[Tensor] = []
-    handle = layer.register_forward_hook(lambda m, i, out: saved.append(out))
+
+    def keep(module: nn.Module, inputs: Any, out: Tensor) -> Tensor:
+        if not out.requires_grad:  # frozen parameters: make A a leaf to differentiate
+            out = out.detach().requires_grad_(True)
+        saved.append(out)
+        return out  # the rest of the network computes from this A
+
+    handle = layer.register_forward_hook(keep)
     try:
         with _eval_mode(model):
             s = _class_scores(model, x, target)
@@ -221,8 +234,8 @@ def grad_cam(
     A = saved[-1]  # (N, C', H', W')
     check_tensor(A, "the layer's output", ndim=4)
     (dA,) = torch.autograd.grad(s.sum(), A)
-    alpha = dA.mean(dim=(2, 3), keepdim=True)  # alpha_k, (N, C', 1, 1)
-    return F.relu((alpha * A).sum(dim=1)).detach()  # (N, H', W')
+    alpha = dA.mean(dim=(2, 3), keepdim=True)  # Eq. (14.4): alpha_k, (N, C', 1, 1)
+    return F.relu((alpha * A).sum(dim=1)).detach()  # Eq. (14.5), (N, H', W')
 
 
 @torch.no_grad()
@@ -267,6 +280,7 @@ def occlusion(
                 rows = slice(p * stride, p * stride + size)
                 cols = slice(q * stride, q * stride + size)
                 x_occ[:, :, rows, cols] = fill
+                # Eq. (14.1): the drop of the class score
                 drops[:, p, q] = base - _class_scores(model, x_occ, target)
     return drops
 
@@ -316,7 +330,7 @@ def fgsm(
     x, y, eps, low, high = _check_attack(model, x, y, eps, low, high)
     with _eval_mode(model):
         grad = _loss_grad(model, x, y)
-    return (x + eps * grad.sign()).clamp(low, high).detach()
+    return (x + eps * grad.sign()).clamp(low, high).detach()  # Eq. (14.9)
 
 
 def pgd(
@@ -369,8 +383,8 @@ def pgd(
     with _eval_mode(model):
         for _ in range(steps):
             grad = _loss_grad(model, x_adv, y)
-            x_adv = x_adv + alpha * grad.sign()
-            x_adv = torch.minimum(torch.maximum(x_adv, x - eps), x + eps)  # project
+            x_adv = x_adv + alpha * grad.sign()  # Eq. (14.10): a step up the loss,
+            x_adv = torch.minimum(torch.maximum(x_adv, x - eps), x + eps)  # projected
             x_adv = x_adv.clamp(low, high).detach()
     return x_adv
 
@@ -387,7 +401,7 @@ def gram_matrix(features: Tensor) -> Tensor:
     check_float_tensor(features, "features", ndim=4)
     N, C, H, W = features.shape
     f = features.reshape(N, C, H * W)  # (N, C, HW)
-    return f @ f.transpose(1, 2) / (H * W)  # (N, C, C)
+    return f @ f.transpose(1, 2) / (H * W)  # Eq. (14.11), (N, C, C)
 
 
 def total_variation(x: Tensor) -> Tensor:
@@ -403,7 +417,7 @@ def total_variation(x: Tensor) -> Tensor:
     check_float_tensor(x, "x", ndim=4)
     dh = x[:, :, 1:, :] - x[:, :, :-1, :]  # (N, C, H - 1, W)
     dw = x[:, :, :, 1:] - x[:, :, :, :-1]  # (N, C, H, W - 1)
-    return dh.pow(2).sum() + dw.pow(2).sum()
+    return dh.pow(2).sum() + dw.pow(2).sum()  # Eq. (14.7)
 
 
 def _ascend(
@@ -428,7 +442,7 @@ def _ascend(
 
 def class_visualization(
     model: nn.Module,
-    target: int,
+    target: int | Tensor,
     shape: tuple[int, int, int],
     *,
     steps: int = 200,
@@ -448,7 +462,9 @@ def class_visualization(
 
     Args:
         model: a classifier, images ``(N, C, H, W)`` to scores ``(N, K)``.
-        target: the class y to visualize.
+        target: the class y to visualize, or int ``(N,)`` classes: one image each,
+            optimized together (Adam acts on each pixel alone, so each image is the
+            one a run for its class alone would give from the same start).
         shape: ``(C, H, W)`` of the image.
         steps: the number of Adam steps.
         lr: Adam's learning rate.
@@ -461,10 +477,18 @@ def class_visualization(
             The image has the dtype of the model's parameters.
 
     Returns:
-        ``(C, H, W)``: the image.
+        ``(C, H, W)``: the image; ``(N, C, H, W)`` for a tensor of N classes.
     """
     _check_model(model)
-    target = check_positive_int(target, "target", minimum=0)
+    if isinstance(target, torch.Tensor):
+        if target.dim() != 1 or len(target) == 0:
+            raise ValueError(
+                "target must be an int or a non-empty 1-D tensor of classes, got "
+                f"shape {tuple(target.shape)}"
+            )
+        targets = check_labels(target, "target", n=len(target))
+    else:
+        targets = torch.tensor([check_positive_int(target, "target", minimum=0)])
     if len(shape) != 3:
         raise ValueError(f"shape must be (C, H, W), got {tuple(shape)}")
     shape = tuple(check_positive_int(s, "shape entry") for s in shape)
@@ -477,21 +501,24 @@ def class_visualization(
     like = next(iter(model.parameters()), torch.empty(0))  # its device and dtype
     device = like.device if device is None else device
     mid, spread = (low + high) / 2, (high - low) / 20
-    noise = torch.randn((1, *shape), generator=generator).to(device, like.dtype)
-    t = torch.tensor([target], device=device)
+    n = len(targets)
+    noise = torch.stack([torch.randn(shape, generator=generator) for _ in range(n)])
+    noise = noise.to(device, like.dtype)  # (N, C, H, W): one draw per image, in turn
+    t = targets.to(device)
 
     def objective(img: Tensor) -> Tensor:
-        s = _class_scores(model, img, t)[0]
-        return s - l2 * img.pow(2).sum() - tv * total_variation(img)
+        s = _class_scores(model, img, t).sum()  # the images' terms are independent
+        return s - l2 * img.pow(2).sum() - tv * total_variation(img)  # Eq. (14.6)
 
     with _eval_mode(model):
-        return _ascend(objective, mid + spread * noise, steps, lr, low, high)[0]
+        images = _ascend(objective, mid + spread * noise, steps, lr, low, high)
+    return images if isinstance(target, torch.Tensor) else images[0]
 
 
 def invert_features(
     features: Callable[[Tensor], Tensor],
     target: Tensor,
-    shape: tuple[int, int, int],
+    shape: tuple[int, ...],
     *,
     steps: int = 200,
     lr: float = 0.05,
@@ -506,9 +533,11 @@ def invert_features(
     ``[low, high]`` by Adam, from a small random image.
 
     Args:
-        features: :math:`\\phi`, images ``(1, C, H, W)`` to features (any shape).
+        features: :math:`\\phi`, images ``(N, C, H, W)`` to features (any shape),
+            each image's features computed from that image alone (as in eval mode).
         target: :math:`\\phi_0`, the features to match, of ``features``' output shape.
-        shape: ``(C, H, W)`` of the image.
+        shape: ``(C, H, W)`` of the image, or ``(N, C, H, W)`` to invert the features
+            of N images at once (the sum of their objectives, each image's own).
         steps: the number of Adam steps.
         lr: Adam's learning rate.
         tv: the weight :math:`\\lambda_{TV}` of the total-variation penalty.
@@ -517,12 +546,12 @@ def invert_features(
         generator: the RNG of the starting image.
 
     Returns:
-        ``(C, H, W)``: the image, on ``target``'s device.
+        ``(C, H, W)``: the image, on ``target``'s device; ``(N, C, H, W)`` for N.
     """
     check_callable(features, "features", signature="features(images) -> tensor")
     check_float_tensor(target, "target", finite=True)
-    if len(shape) != 3:
-        raise ValueError(f"shape must be (C, H, W), got {tuple(shape)}")
+    if len(shape) not in (3, 4):
+        raise ValueError(f"shape must be (C, H, W) or (N, C, H, W), got {tuple(shape)}")
     shape = tuple(check_positive_int(s, "shape entry") for s in shape)
     steps = check_positive_int(steps, "steps")
     lr = check_finite_number(lr, "lr", low=0, low_open=True)
@@ -531,9 +560,9 @@ def invert_features(
     high = check_finite_number(high, "high", low=low, low_open=True)
     target = target.detach()
     mid, spread = (low + high) / 2, (high - low) / 20
-    noise = torch.randn((1, *shape), generator=generator).to(
-        target.device, target.dtype
-    )
+    n, one = (1, shape) if len(shape) == 3 else (shape[0], shape[1:])
+    noise = torch.stack([torch.randn(one, generator=generator) for _ in range(n)])
+    noise = noise.to(target.device, target.dtype)  # (N, C, H, W), one draw per image
 
     def objective(img: Tensor) -> Tensor:
         phi = features(img)
@@ -542,6 +571,7 @@ def invert_features(
                 f"target must have the features' shape {tuple(phi.shape)}, "
                 f"got {tuple(target.shape)}"
             )
-        return -(phi - target).pow(2).sum() - tv * total_variation(img)
+        return -(phi - target).pow(2).sum() - tv * total_variation(img)  # Eq. (14.8)
 
-    return _ascend(objective, mid + spread * noise, steps, lr, low, high)[0]
+    images = _ascend(objective, mid + spread * noise, steps, lr, low, high)
+    return images[0] if len(shape) == 3 else images

@@ -31,6 +31,9 @@ with the codebook loss :math:`\|\mathrm{sg}[z_e] - z_q\|^2` and the commitment l
 :math:`\beta \|z_e - \mathrm{sg}[z_q]\|^2` (sg: stop gradient), the gradient passing
 the non-differentiable argmin straight through (:func:`straight_through`).
 
+The chapter (``book/generative_i.md``) numbers the equations tagged in the code
+below: (15.8) ``gen-elbo``, (15.9) ``gen-kl`` and (15.10) ``gen-reparam``.
+
 Torch counterparts: ``torch.distributions.kl_divergence(Normal(mu, sigma), Normal(0,
 1))`` summed over the last dimension is :func:`gaussian_kl`;
 ``Normal(mu, sigma).rsample()`` is :func:`reparameterize`; torch has no VAE or vector
@@ -88,7 +91,8 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
         \\log \\sigma_j^2)`, summed over the last dimension.
     """
     _check_gaussian(mu, logvar)
-    return 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(-1)  # (...)
+    # Eq. (15.9), summed over the last dimension: (...)
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(-1)
 
 
 def reparameterize(
@@ -110,7 +114,7 @@ def reparameterize(
     where = mu.device if generator is None else generator.device
     eps = torch.randn(mu.shape, generator=generator, device=where, dtype=mu.dtype)
     sigma = torch.exp(0.5 * logvar)  # sigma = exp(log sigma^2 / 2)
-    return mu + sigma * eps.to(mu.device)  # (..., J)
+    return mu + sigma * eps.to(mu.device)  # (..., J), Eq. (15.10)
 
 
 def _check_shape_arg(in_shape: Any) -> tuple[int, ...]:
@@ -300,7 +304,7 @@ def elbo(model: VAE, x: Tensor, *, generator: torch.Generator | None = None) -> 
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     reconstruction = -bce.flatten(1).sum(1)  # log p(x | z), (N,)
     kl = gaussian_kl(mu, logvar)  # (N,)
-    return ELBO(reconstruction - kl, reconstruction, kl)
+    return ELBO(reconstruction - kl, reconstruction, kl)  # Eq. (15.8)
 
 
 def straight_through(z_e: Tensor, z_q: Tensor) -> Tensor:

@@ -482,3 +482,248 @@ def test_cuda_matches_cpu():
     q, k, v = (t.detach().cuda() for t in sdpa_inputs())
     out = att.scaled_dot_product_attention(q, k, v, is_causal=True)
     assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+
+# ---- the vision transformer ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("config", "published"),
+    [
+        ((224, 16, 12, 12, 768, 3072), 86_567_656),  # ViT-B/16
+        ((224, 32, 12, 12, 768, 3072), 88_224_232),  # ViT-B/32
+        ((224, 16, 24, 16, 1024, 4096), 304_326_632),  # ViT-L/16
+    ],
+)
+def test_vit_parameter_counts_are_torchvisions(config, published):
+    with torch.device("meta"):
+        vit = att.VisionTransformer(*config)
+    assert sum(p.numel() for p in vit.parameters()) == published
+
+
+def test_vit_has_torchvisions_parameter_names():
+    vit = att.VisionTransformer(8, 4, 2, 2, 8, 16, num_classes=3)
+    names = list(vit.state_dict())
+    block = "encoder.layers.encoder_layer_1."
+    expected = [
+        "class_token",
+        "conv_proj.weight",
+        "conv_proj.bias",
+        "encoder.pos_embedding",
+        *(
+            block + n
+            for n in (
+                "ln_1.weight",
+                "ln_1.bias",
+                "self_attention.in_proj_weight",
+                "self_attention.in_proj_bias",
+                "self_attention.out_proj.weight",
+                "self_attention.out_proj.bias",
+                "ln_2.weight",
+                "ln_2.bias",
+                "mlp.0.weight",
+                "mlp.0.bias",
+                "mlp.3.weight",
+                "mlp.3.bias",
+            )
+        ),
+        "encoder.ln.weight",
+        "encoder.ln.bias",
+        "heads.head.weight",
+        "heads.head.bias",
+    ]
+    assert set(expected) <= set(names)
+    assert len(names) == 4 + 2 * 12 + 4
+    assert vit.encoder.pos_embedding.shape == (1, 5, 8)
+    assert vit.encoder.ln.eps == 1e-6
+    assert bool((vit.heads.head.weight == 0).all())  # torchvision's zero head
+    with_pre = att.VisionTransformer(8, 4, 1, 2, 8, 16, representation_size=6)
+    assert [n for n, _ in with_pre.heads.named_children()] == [
+        "pre_logits",
+        "act",
+        "head",
+    ]
+
+
+def copied_torch_block(block, D, H, M):
+    """nn.TransformerEncoderLayer(norm_first, gelu) holding ``block``'s weights."""
+    theirs = nn.TransformerEncoderLayer(
+        D,
+        H,
+        M,
+        dropout=0.0,
+        activation="gelu",
+        layer_norm_eps=1e-6,
+        batch_first=True,
+        norm_first=True,
+        dtype=F64,
+    )
+    names = {"ln_1": "norm1", "self_attention": "self_attn", "ln_2": "norm2"}
+    names |= {"mlp.0": "linear1", "mlp.3": "linear2"}
+    state = {}
+    for key, value in block.state_dict().items():
+        for old, new in names.items():
+            if key.startswith(old + "."):
+                key = new + key[len(old) :]
+        state[key] = value
+    theirs.load_state_dict(state)
+    return theirs.eval()
+
+
+def test_vit_block_equals_torch_pre_norm_gelu_layer_with_gradients():
+    D, H, M = 12, 3, 20
+    block = att.EncoderBlock(H, D, M, 0.0, 0.0).to(F64).eval()
+    with torch.no_grad():  # nonzero biases and layer-norm affines
+        for p in block.parameters():
+            p.add_(0.1 * torch.randn(p.shape, dtype=F64))
+    theirs = copied_torch_block(block, D, H, M)
+    x = randn(2, 5, D, seed=3, requires_grad=True)
+    x_t = x.detach().clone().requires_grad_(True)
+    ours, ref = block(x), theirs(x_t)
+    assert_close(ours, ref)
+    ours.square().sum().backward()
+    ref.square().sum().backward()
+    assert_close(x.grad, x_t.grad)
+    assert gradcheck(block, (randn(1, 3, D, seed=4, requires_grad=True),))
+
+
+def test_vit_forward_is_patches_class_token_positions_blocks_head():
+    vit = att.VisionTransformer(8, 4, 2, 2, 8, 16, num_classes=3, in_channels=2)
+    vit = vit.to(F64).eval()
+    with torch.no_grad():
+        for p in vit.parameters():
+            p.add_(0.1 * torch.randn(p.shape, dtype=F64))
+    x = randn(3, 2, 8, 8, seed=5)
+    # by hand: unfolded patches times the flattened kernel are conv_proj
+    patches = F.unfold(x, 4, stride=4).transpose(1, 2)  # (3, 4, 2 * 16)
+    tokens = patches @ vit.conv_proj.weight.flatten(1).T + vit.conv_proj.bias
+    z = torch.cat([vit.class_token.expand(3, -1, -1), tokens], dim=1)
+    z = z + vit.encoder.pos_embedding
+    for block in vit.encoder.layers:
+        z = copied_torch_block(block, 8, 2, 16)(z)
+    z = vit.encoder.ln(z)
+    assert_close(vit(x), vit.heads.head(z[:, 0]))
+
+
+def test_vit_attention_maps_are_each_blocks_per_head_weights():
+    vit = att.VisionTransformer(8, 2, 3, 2, 8, 16, num_classes=3, in_channels=1)
+    vit = vit.to(F64).eval()
+    x = randn(2, 1, 8, 8, seed=6)
+    maps = vit.attention_maps(x)
+    assert len(maps) == 3
+    assert all(m.shape == (2, 2, 17, 17) for m in maps)
+    assert_close(maps[0].sum(-1), torch.ones(2, 2, 17, dtype=F64))
+    z = vit.tokens(x) + vit.encoder.pos_embedding
+    first = vit.encoder.layers[0]
+    y = first.ln_1(z)
+    ref = nn.MultiheadAttention(8, 2, batch_first=True, dtype=F64)
+    ref.load_state_dict(first.self_attention.state_dict())
+    assert_close(maps[0], ref(y, y, y, average_attn_weights=False)[1])
+
+
+def test_vit_rejects_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match="patch_size must divide image_size"):
+        att.VisionTransformer(10, 4, 1, 2, 8, 16)
+    with pytest.raises(ValueError, match="num_heads must divide embed_dim"):
+        att.VisionTransformer(8, 4, 1, 3, 8, 16)
+    with pytest.raises(TypeError, match="hidden_dim"):
+        att.VisionTransformer(8, 4, 1, 2, 8.0, 16)
+    vit = att.VisionTransformer(8, 4, 1, 2, 8, 16, in_channels=1)
+    with pytest.raises(ValueError, match="x"):
+        vit(torch.zeros(2, 1, 12, 12))
+    with pytest.raises(ValueError, match="x"):
+        vit(torch.zeros(2, 3, 8, 8))
+    with pytest.raises(TypeError, match="x"):
+        vit(torch.zeros(2, 1, 8, 8, dtype=torch.int64))
+
+
+# ---- the attention captioner ---------------------------------------------------------
+def captioner(seed=0):
+    torch.manual_seed(seed)
+    model = att.AttentionCaptioner(12, channels=(4, 6, 8), embed_dim=5, hidden_size=7)
+    return model.to(F64).eval()
+
+
+def test_captioner_attention_is_the_additive_softmax_average():
+    model = captioner()
+    feats, keys, (s, _) = model._start(randn(2, 1, 16, 24, seed=1))
+    c, a = model.attend(feats, keys, s)
+    assert feats.shape == (2, 2 * 3, 8) and a.shape == (2, 6)
+    # e_{t,i} = v^T tanh(W_s s + W_h h_i), written out
+    v = model.att_v.weight[0]
+    e = torch.stack(
+        [
+            torch.stack(
+                [
+                    v
+                    @ torch.tanh(
+                        model.att_s.weight @ s[n]
+                        + model.att_s.bias
+                        + model.att_h.weight @ feats[n, i]
+                    )
+                    for i in range(6)
+                ]
+            )
+            for n in range(2)
+        ]
+    )
+    assert_close(a, torch.softmax(e, dim=1))
+    assert_close(c, (a[:, :, None] * feats).sum(1))
+
+
+def test_captioner_decode_is_forward_fed_its_own_words():
+    model = captioner(seed=2)
+    images = randn(3, 1, 16, 24, seed=3)
+    tokens, weights = model.decode(images, 11, 4)
+    assert tokens.shape == (3, 4) and tokens.dtype == torch.int64
+    assert weights.shape == (3, 4, 2, 3)
+    assert_close(weights.sum(dim=(2, 3)), torch.ones(3, 4, dtype=F64))
+    inputs = torch.cat([torch.full((3, 1), 11), tokens[:, :-1]], dim=1)
+    logits = model(images, inputs)
+    assert logits.shape == (3, 4, 12)
+    assert torch.equal(logits.argmax(-1), tokens)
+
+
+def test_captioner_gradients():
+    model = captioner(seed=4)
+    images = randn(1, 1, 8, 16, seed=5, requires_grad=True)
+    inputs = torch.tensor([[11, 3]])
+    assert gradcheck(lambda x: model(x, inputs), (images,))
+
+
+def test_captioner_rejects_bad_inputs():
+    model = captioner()
+    images = torch.zeros(2, 1, 16, 24, dtype=F64)
+    with pytest.raises(ValueError, match="tokens in \\[0, 12\\)"):
+        model(images, torch.tensor([[11, 12], [0, 1]]))
+    with pytest.raises(TypeError, match="int64"):
+        model(images, torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="inputs"):
+        model(images, torch.zeros(3, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="at least 8 x 8"):
+        model(torch.zeros(2, 1, 4, 24, dtype=F64), torch.zeros(2, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="images"):
+        model(
+            torch.zeros(2, 3, 16, 24, dtype=F64), torch.zeros(2, 1, dtype=torch.int64)
+        )
+    with pytest.raises(ValueError, match="start"):
+        model.decode(images, 12, 3)
+    with pytest.raises(TypeError, match="channels"):
+        att.AttentionCaptioner(12, channels=[4, 6, 8])
+
+
+@pytest.mark.cuda
+def test_vit_and_captioner_run_on_cuda_like_cpu():
+    vit = att.VisionTransformer(8, 4, 2, 2, 8, 16, num_classes=3, in_channels=1)
+    vit = vit.to(F64).eval()
+    with torch.no_grad():
+        vit.heads.head.weight.normal_()
+    x = randn(2, 1, 8, 8, seed=7)
+    out = vit.cuda()(x.cuda())
+    assert out.device.type == "cuda"
+    assert_close(out.cpu(), vit.cpu()(x))
+    model = captioner()
+    images = randn(2, 1, 16, 24, seed=8)
+    tokens, weights = model.decode(images, 11, 3)
+    tokens_gpu, weights_gpu = model.cuda().decode(images.cuda(), 11, 3)
+    assert weights_gpu.device.type == "cuda"
+    assert torch.equal(tokens_gpu.cpu(), tokens)
+    assert_close(weights_gpu.cpu(), weights)

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Each module whose code computes a chapter's equations, and that chapter.
 MODULES = {
     "dlcv.activations": "book/training_i",
+    "dlcv.attention": "book/attention",
     "dlcv.autograd": "book/backprop",
+    "dlcv.autoregressive": "book/generative_i",
     "dlcv.averaging": "book/training_ii",
     "dlcv.conv": "book/cnn",
     "dlcv.init": "book/training_i",
@@ -37,9 +39,12 @@ MODULES = {
     "dlcv.optim": "book/optimization",
     "dlcv.preprocess": "book/training_i",
     "dlcv.regularization": "book/training_i",
+    "dlcv.rnn": "book/rnn",
     "dlcv.schedules": "book/training_ii",
     "dlcv.systems": "book/hardware_software",
     "dlcv.tuning": "book/training_ii",
+    "dlcv.understanding": "book/understanding",
+    "dlcv.vae": "book/generative_i",
 }
 
 _DISPLAY = re.compile(r"^\$\$\n(.*?)\n\$\$(?: \(([^)\s]+)\))?$", re.M | re.S)

@@ -602,37 +602,64 @@ def test_equation_tags_are_the_numbers_of_test_equation_tags(chapter):
     assert [body for body, _ in tagged] == [latex for _, latex in expected.values()]
 
 
-def listings() -> list[tuple[str, str, str, bool]]:
-    """``(chapter, module, object, dedent)`` of every ``:pyobject:`` listing."""
+def listings() -> list[tuple[str, str, dict[str, str]]]:
+    """``(chapter, file, options)`` of every ``literalinclude`` of a Python file."""
     found = []
     for chapter in CHAPTERS:
         for m in re.finditer(
-            r"^```\{literalinclude\} \.\./code/(\S+)\.py\n((?::\S+:.*\n)*)```$",
+            r"^```\{literalinclude\} \.\./(code/\S+\.py)\n((?::\S+:.*\n)*)```$",
             chapter.read_text(),
             re.M,
         ):
-            options = dict(re.findall(r"^:(\S+):\s*(.*)$", m[2], re.M))
-            if "pyobject" in options:
-                module = m[1].replace("/", ".")
-                dedent = "dedent" in options
-                found.append((chapter.stem, module, options["pyobject"], dedent))
+            options = dict(re.findall(r"^:(\S+):[ \t]*(.*)$", m[2], re.M))
+            found.append((chapter.stem, m[1], options))
     return found
 
 
-@pytest.mark.parametrize("chapter, module, name, dedent", listings())
-def test_listings_in_the_twins_are_the_current_source(chapter, module, name, dedent):
-    obj = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    source = inspect.getsource(obj)
-    source = textwrap.dedent(source) if dedent else source
-    path = module.replace(".", "/") + ".py"
+def sphinx_listing(path: Path, options: dict[str, str]) -> str:
+    """What Sphinx's own ``literalinclude`` shows for these options."""
+    from sphinx.config import Config
+    from sphinx.directives.code import LiteralIncludeReader
+
+    typed = {k: (int(v) if k == "dedent" and v else v) for k, v in options.items()}
+    if typed.get("dedent") == "":
+        typed["dedent"] = None
+    text, _ = LiteralIncludeReader(str(path), typed, Config()).read()
+    return text
+
+
+@pytest.mark.parametrize("chapter, file, options", listings())
+def test_listings_in_the_twins_are_what_sphinx_shows(chapter, file, options):
+    source = sphinx_listing(ROOT / file, options).rstrip("\n")
+    shown = file.removeprefix("code/")
     listing = (
-        f"From [`{path}`](https://github.com/{ORG_REPO}/blob/{BRANCH}/code/{path}) "
-        f"(read-only listing):\n\n```python\n{source}```"
+        f"From [`{shown}`](https://github.com/{ORG_REPO}/blob/{BRANCH}/{file}) "
+        f"(read-only listing):\n\n```python\n{source}\n```"
     )
     cells = twin_cells(ROOT / "book" / f"{chapter}.md")
     assert any(listing in c["source"] for c in cells if c["cell_type"] == "markdown")
+
+
+def test_listing_cuts_follow_sphinx(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("def f(x):\n    a = 1\n    b = a + x\n    return b\n\n\nz = 0\n")
+    for options in (
+        {"pyobject": "f", "start-at": "a = 1"},
+        {"pyobject": "f", "start-after": "a = 1", "end-before": "return"},
+        {"start-at": "b =", "end-at": "return", "dedent": "4"},
+        {"end-at": "a = 1"},
+    ):
+        source = path.read_text()
+        if "pyobject" in options:
+            source = twins.pyobject_source(source, options["pyobject"])
+        ours = twins._cut(source, options)
+        if "dedent" in options:
+            ours = twins._dedent(ours, options["dedent"])
+        assert ours.rstrip("\n") == sphinx_listing(path, options).rstrip("\n")
+    with pytest.raises(ValueError, match="not found"):
+        twins._cut("a\nb", {"start-at": "c"})
+    with pytest.raises(ValueError, match="not both"):
+        twins._cut("a\nb", {"end-at": "a", "end-before": "b"})
 
 
 def named_figures(cells: list[dict]) -> list[tuple[str, str]]:

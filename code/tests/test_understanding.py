@@ -78,6 +78,16 @@ def test_grad_cam_by_hand_is_the_class_activation_map():
         U.grad_cam(model, nn.Conv2d(2, 4, 3), x, y)
 
 
+def test_grad_cam_of_a_frozen_model_is_the_same():
+    torch.manual_seed(0)
+    model, x = TinyCNN().double(), images()
+    y = torch.tensor([2, 0, 1, 1])
+    expected = U.grad_cam(model, model.features, x, y)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    torch.testing.assert_close(U.grad_cam(model, model.features, x, y), expected)
+
+
 def test_occlusion_of_a_linear_model_by_hand():
     model, x = linear_model(), images()
     y = torch.tensor([1, 0, 2, 1])
@@ -158,6 +168,26 @@ def test_class_visualization_raises_the_class_score_and_stays_in_range():
     assert model(img[None])[0, 2] > model(start)[0, 2] + 0.25
 
 
+def test_class_visualization_of_several_classes_at_once():
+    model = small_mlp()
+    both = U.class_visualization(
+        model,
+        torch.tensor([2, 0]),
+        (2, 5, 6),
+        steps=20,
+        generator=torch.Generator().manual_seed(0),
+        device="cpu",
+    )
+    alone = U.class_visualization(
+        model, 2, (2, 5, 6), steps=20, generator=torch.Generator().manual_seed(0)
+    )
+    assert both.shape == (2, 2, 5, 6)
+    # Adam acts on each pixel alone: the first image is the run for class 2 alone
+    torch.testing.assert_close(both[0], alone)
+    with pytest.raises(ValueError, match="1-D tensor"):
+        U.class_visualization(model, torch.tensor(1), (2, 5, 6))
+
+
 def test_invert_features_recovers_an_image_from_identity_features():
     target = images(N=1)
     img = U.invert_features(
@@ -170,6 +200,16 @@ def test_invert_features_recovers_an_image_from_identity_features():
         generator=torch.Generator().manual_seed(0),
     )
     torch.testing.assert_close(img, target[0], atol=2e-2, rtol=0)
+    two = images(N=2)
+    both = U.invert_features(
+        lambda z: z,
+        two,
+        (2, 2, 5, 6),
+        steps=300,
+        tv=0.0,
+        generator=torch.Generator().manual_seed(0),
+    )
+    torch.testing.assert_close(both, two, atol=2e-2, rtol=0)
     with pytest.raises(ValueError, match="features' shape"):
         U.invert_features(lambda z: z, target[:, :1], (2, 5, 6), steps=1)
 
@@ -221,3 +261,6 @@ def test_maps_follow_the_device():
     assert U.grad_cam(model, model.features, x, y).device.type == "cuda"
     assert U.pgd(model, x, y, 0.1, steps=2).device.type == "cuda"
     assert U.class_visualization(model, 1, (2, 5, 6), steps=2).device.type == "cuda"
+    classes = torch.tensor([0, 2], device="cuda")
+    batch = U.class_visualization(model, classes, (2, 5, 6), steps=2)
+    assert batch.shape == (2, 2, 5, 6) and batch.device.type == "cuda"

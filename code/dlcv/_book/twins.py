@@ -710,19 +710,21 @@ class Converter:
 
         Args:
             arg: the file, relative to the chapter.
-            options: ``:pyobject:`` (``name`` or ``Class.method``), ``:dedent:``,
-                ``:language:``; any other raises.
+            options: ``:pyobject:`` (``name`` or ``Class.method``), the cuts
+                ``:start-at:``, ``:start-after:``, ``:end-at:`` and ``:end-before:``
+                (as Sphinx applies them), ``:dedent:``, ``:language:``; any other
+                raises.
             construct: the opening fence, for errors.
 
         Returns:
             Jupyter Markdown: a line naming the file, then a fenced listing.
         """
-        unknown = sorted(set(options) - {"pyobject", "dedent", "language"})
+        unknown = sorted(set(options) - {"pyobject", "dedent", "language", *_CUTS})
         if unknown:
             raise self.error(
                 construct,
                 f"options {unknown} are not supported (only :pyobject:, :dedent:, "
-                ":language:)",
+                ":language:, :start-at:, :start-after:, :end-at:, :end-before:)",
             )
         path = (self.page.path.parent / arg).resolve()
         if not path.is_file():
@@ -733,6 +735,10 @@ class Converter:
                 source = pyobject_source(source, options["pyobject"])
             except LookupError as exc:
                 raise self.error(construct, str(exc)) from None
+        try:
+            source = _cut(source, options)
+        except ValueError as exc:
+            raise self.error(construct, str(exc)) from None
         if "dedent" in options:
             try:
                 source = _dedent(source, options["dedent"])
@@ -1125,6 +1131,38 @@ def pyobject_source(source: str, name: str) -> str:
     start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
     lines = source.split("\n")[start - 1 : node.end_lineno]
     return "\n".join(lines) + "\n"
+
+
+_CUTS = ("start-at", "start-after", "end-at", "end-before")
+
+
+def _cut(source: str, options: dict[str, str]) -> str:
+    """Sphinx's ``:start-at:``/``:start-after:``/``:end-at:``/``:end-before:`` cuts.
+
+    As Sphinx's ``LiteralIncludeReader`` does after ``:pyobject:``: the listing starts
+    at (or after) the first line that contains the start text, and ends at (or before)
+    the first line after that which contains the end text.
+
+    Raises:
+        ValueError: if a text is in no line, or both forms of a cut are given.
+    """
+    lines = source.split("\n")
+    for at, after in (("start-at", "start-after"), ("end-at", "end-before")):
+        if at in options and after in options:
+            raise ValueError(f"give :{at}: or :{after}:, not both")
+    start = options.get("start-at", options.get("start-after"))
+    if start is not None:
+        hits = [i for i, line in enumerate(lines) if start in line]
+        if not hits:
+            raise ValueError(f"start pattern {start!r} not found")
+        lines = lines[hits[0] + ("start-after" in options) :]
+    end = options.get("end-at", options.get("end-before"))
+    if end is not None:
+        hits = [i for i, line in enumerate(lines) if end in line]
+        if not hits:
+            raise ValueError(f"end pattern {end!r} not found")
+        lines = lines[: hits[0] + ("end-at" in options)]
+    return "\n".join(lines)
 
 
 def make_twin(chapter: Path, book: Book) -> str:

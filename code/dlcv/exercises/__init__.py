@@ -24,16 +24,20 @@ here. The machinery they share (:class:`Case`, :func:`run_cases`) is in
 
 from dlcv.exercises import (
     architectures,
+    attention,
     backprop,
     cnn,
+    generative_i,
     hardware_software,
     knn,
     linear,
     neural_networks,
     optimization,
+    rnn,
     tensors,
     training_i,
     training_ii,
+    understanding,
 )
 from dlcv.exercises._core import Case, CheckResult, run_cases
 
@@ -50,6 +54,10 @@ _CHAPTERS = (
     hardware_software,
     training_i,
     training_ii,
+    rnn,
+    attention,
+    understanding,
+    generative_i,
 )
 for _module in _CHAPTERS:
     for _name in _module.__all__:
