@@ -43,6 +43,9 @@ model is called as ``model(x_t, t)`` with ``t`` an ``(N,)`` int64 tensor of indi
 Torch has no diffusion models built in (the ``diffusers`` library has DDPM's scheduler
 and U-Nets); the tests check the forward process against its one-step definition by
 Monte Carlo and the reverse mean against the posterior in closed form.
+
+The chapter's numbered equations that the code tags: (16.6) ``gen2-forward``,
+(16.7) ``gen2-ddpm-loss`` and (16.8) ``gen2-reverse``.
 """
 
 from __future__ import annotations
@@ -247,6 +250,7 @@ def q_sample(x0: Tensor, t: Tensor, noise: Tensor, alpha_bars: Tensor) -> Tensor
         )
     check_float_tensor(alpha_bars, "alpha_bars", ndim=1)
     ab = alpha_bars[_check_steps(t, x0, alpha_bars.numel()).to(alpha_bars.device)]
+    # Eq. (16.6)
     return _bcast(ab.sqrt(), x0) * x0 + _bcast((1 - ab).sqrt(), x0) * noise
 
 
@@ -285,7 +289,7 @@ def ddpm_loss(
     t = torch.randint(0, schedule.T, (n,), generator=generator).to(x0.device)  # (N,)
     noise = _randn(tuple(x0.shape), x0, generator)  # (N, ...)
     x_t = q_sample(x0, t, noise, schedule.alpha_bars.to(x0.device))
-    return F.mse_loss(model(x_t, t), noise)
+    return F.mse_loss(model(x_t, t), noise)  # Eq. (16.7)
 
 
 # ---- the reverse process -------------------------------------------------------------
@@ -312,6 +316,7 @@ def reverse_mean(x_t: Tensor, t: Tensor, eps: Tensor, schedule: DDPMSchedule) ->
     schedule = _check_schedule(schedule)
     t = _check_steps(t, x_t, schedule.T).to(schedule.betas.device)
     a, b, ab = schedule.alphas[t], schedule.betas[t], schedule.alpha_bars[t]  # (N,)
+    # Eq. (16.8)
     return (x_t - _bcast(b / (1 - ab).sqrt(), x_t) * eps) / _bcast(a.sqrt(), x_t)
 
 

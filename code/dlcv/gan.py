@@ -34,6 +34,9 @@ Every loss works on logits, never on probabilities: :math:`-\log \sigma(l) =
 finite where :math:`\sigma(l)` rounds to 0 or 1. Torch counterparts:
 ``F.binary_cross_entropy_with_logits`` (the tests check both losses against it) and
 ``nn.ConvTranspose2d``/``nn.Conv2d``/``nn.BatchNorm2d``, which the models are made of.
+
+The chapter's numbered equations that the code tags: (16.3) ``gen2-minimax``,
+(16.4) ``gen2-optimal-d`` and (16.5) ``gen2-nonsaturating``.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """
     _check_logits(real_logits, "real_logits")
     _check_logits(fake_logits, "fake_logits")
-    # -log sigma(l) = softplus(-l),  -log(1 - sigma(l)) = softplus(l)
+    # -log sigma(l) = softplus(-l),  -log(1 - sigma(l)) = softplus(l); Eq. (16.3)
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
@@ -103,7 +106,7 @@ def generator_loss(fake_logits: Tensor, *, saturating: bool = False) -> Tensor:
         raise TypeError(f"saturating must be a bool, got {type(saturating).__name__}")
     if saturating:
         return -F.softplus(fake_logits).mean()  # log(1 - D(G(z)))
-    return F.softplus(-fake_logits).mean()  # -log D(G(z))
+    return F.softplus(-fake_logits).mean()  # -log D(G(z)), Eq. (16.5)
 
 
 def optimal_discriminator(p_data: Tensor, p_g: Tensor) -> Tensor:
@@ -130,7 +133,7 @@ def optimal_discriminator(p_data: Tensor, p_g: Tensor) -> Tensor:
     total = p_data + p_g
     if bool((total == 0).any()):
         raise ValueError("p_data + p_g must be > 0 at every point, got 0 somewhere")
-    return p_data / total
+    return p_data / total  # Eq. (16.4)
 
 
 class DCGANGenerator(nn.Module):

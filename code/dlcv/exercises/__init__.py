@@ -28,6 +28,7 @@ from dlcv.exercises import (
     backprop,
     cnn,
     generative_i,
+    generative_ii,
     hardware_software,
     knn,
     linear,
@@ -58,6 +59,7 @@ _CHAPTERS = (
     attention,
     understanding,
     generative_i,
+    generative_ii,
 )
 for _module in _CHAPTERS:
     for _name in _module.__all__:
