@@ -43,9 +43,7 @@ loss is
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -59,6 +57,7 @@ from dlcv._checks import (
     check_positive_int,
     check_shape,
 )
+from dlcv.training import eval_mode
 
 __all__ = [
     "MaskedConv2d",
@@ -300,17 +299,6 @@ def nll_bits_per_dim(logits: Tensor, x: Tensor) -> Tensor:
     return nats / math.log(2)  # Eq. (15.6): -log2 p(x_t | x_<t), mean over t
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.train(training)
-
-
 @torch.no_grad()
 def sample(
     model: nn.Module,
@@ -345,7 +333,7 @@ def sample(
     C, H, W = (check_positive_int(s, "shape entry") for s in shape)
     like = next(iter(model.parameters()), torch.empty(0))  # its device and dtype
     x = torch.zeros(n, C, H, W, device=like.device, dtype=like.dtype)
-    with _eval_mode(model):  # Eq. (15.3): draw x_t from p(x_t | x_<t), t = 1 .. H W
+    with eval_mode(model):  # Eq. (15.3): draw x_t from p(x_t | x_<t), t = 1 .. H W
         for i in range(H):
             for j in range(W):
                 logits = check_shape(model(x), "model(x)", (n, C, H, W))

@@ -50,9 +50,7 @@ The chapter's numbered equations that the code tags: (16.6) ``gen2-forward``,
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -66,6 +64,7 @@ from dlcv._checks import (
     check_positive_int,
     check_tensor,
 )
+from dlcv.training import eval_mode
 
 __all__ = [
     "DDPMSchedule",
@@ -320,20 +319,6 @@ def reverse_mean(x_t: Tensor, t: Tensor, eps: Tensor, schedule: DDPMSchedule) ->
     return (x_t - _bcast(b / (1 - ab).sqrt(), x_t) * eps) / _bcast(a.sqrt(), x_t)
 
 
-@contextlib.contextmanager
-def _eval_mode(model: Any) -> Iterator[None]:
-    """Put an ``nn.Module`` in eval mode, then restore each submodule's own mode."""
-    modes = [(m, m.training) for m in model.modules()] if isinstance(
-        model, nn.Module) else []  # fmt: skip
-    for m, _ in modes:
-        m.train(False)
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.train(training)
-
-
 def predict_x0(x_t: Tensor, t: Tensor, eps: Tensor, schedule: DDPMSchedule) -> Tensor:
     """The clean data that a noise prediction implies, by inverting :func:`q_sample`.
 
@@ -452,7 +437,7 @@ def ddpm_sample(
         dtype = params[0].dtype if params else torch.float32
     like = torch.empty(0, device=device, dtype=dtype)
     schedule = schedule.to(device)
-    with _eval_mode(model):
+    with eval_mode(model):
         x = _randn((n, *shape), like, generator)  # x_T, (n, *shape)
         for t in reversed(range(schedule.T)):
             x = ddpm_step(model, x, t, schedule, clip=clip, generator=generator)

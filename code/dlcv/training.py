@@ -15,6 +15,7 @@ Torch counterparts: ``torch.utils.data.DataLoader(shuffle=True)`` for
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +37,14 @@ from dlcv.runtime import progress
 # A minibatch transform: (inputs, labels) -> (inputs, labels).
 Batch = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
-__all__ = ["History", "accuracy", "fit", "minibatches", "standard_error"]
+__all__ = [
+    "History",
+    "accuracy",
+    "eval_mode",
+    "fit",
+    "minibatches",
+    "standard_error",
+]
 
 
 @dataclass
@@ -53,6 +61,31 @@ class History:
     step_lr: list[float] = field(default_factory=list)
     # the wall time of the whole loop, evaluation included
     seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def eval_mode(model: object) -> Iterator[object]:
+    """Evaluate ``model`` in eval mode, then give every submodule its own mode back.
+
+    ``model.eval()`` followed by ``model.train()`` would switch on the training mode
+    of submodules that were frozen in eval mode (a fine-tuned network's batch norms);
+    this restores each submodule's mode as it was.
+
+    Args:
+        model: an ``nn.Module``, or any other callable, which is left as it is.
+
+    Yields:
+        ``model``.
+    """
+    modes = [(m, m.training) for m in model.modules()] if isinstance(
+        model, nn.Module) else []  # fmt: skip
+    for m, _ in modes:
+        m.train(False)
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.train(training)
 
 
 def minibatches(

@@ -56,6 +56,7 @@ from dlcv._checks import (
     check_positive_int,
     check_tensor,
 )
+from dlcv.training import eval_mode
 
 __all__ = [
     "class_visualization",
@@ -89,18 +90,6 @@ def _check_target(target: Any, n: int) -> Tensor:
     return check_labels(target, "target", n=n)
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode, then restore each submodule's own mode."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.train(training)
-
-
 def _class_scores(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     scores = model(x)  # (N, K)
     check_tensor(scores, "model(x)", ndim=2)
@@ -125,7 +114,7 @@ def saliency(model: nn.Module, x: Tensor, target: Tensor | int) -> Tensor:
     _check_model(model)
     x = _check_images(x).detach().requires_grad_(True)
     target = _check_target(target, x.shape[0])
-    with _eval_mode(model):
+    with eval_mode(model):
         s = _class_scores(model, x, target)  # (N,)
         (grad,) = torch.autograd.grad(s.sum(), x)  # (N, C, H, W): images independent
     return grad.abs().amax(dim=1)  # Eq. (14.2): max_c |ds_y / dx_cij|, (N, H, W)
@@ -185,7 +174,7 @@ def guided_backprop(model: nn.Module, x: Tensor, target: Tensor | int) -> Tensor
     _check_model(model)
     x = _check_images(x).detach().requires_grad_(True)
     target = _check_target(target, x.shape[0])
-    with _eval_mode(model), _guided_relus(model):
+    with eval_mode(model), _guided_relus(model):
         s = _class_scores(model, x, target)
         (grad,) = torch.autograd.grad(s.sum(), x)
     return grad
@@ -227,7 +216,7 @@ def grad_cam(
 
     handle = layer.register_forward_hook(keep)
     try:
-        with _eval_mode(model):
+        with eval_mode(model):
             s = _class_scores(model, x, target)
     finally:
         handle.remove()
@@ -271,7 +260,7 @@ def occlusion(
     stride = check_positive_int(stride, "stride")
     fill = check_finite_number(fill, "fill")
     P, Q = (H - size) // stride + 1, (W - size) // stride + 1
-    with _eval_mode(model):
+    with eval_mode(model):
         base = _class_scores(model, x, target)  # (N,)
         drops = x.new_empty(N, P, Q)
         for p in range(P):
@@ -328,7 +317,7 @@ def fgsm(
         \\mathrm{sign}(\\nabla_x L(x, y)))`, detached.
     """
     x, y, eps, low, high = _check_attack(model, x, y, eps, low, high)
-    with _eval_mode(model):
+    with eval_mode(model):
         grad = _loss_grad(model, x, y)
     return (x + eps * grad.sign()).clamp(low, high).detach()  # Eq. (14.9)
 
@@ -380,7 +369,7 @@ def pgd(
     if random_start:
         noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         x_adv = (x + eps * (2 * noise - 1)).clamp(low, high)
-    with _eval_mode(model):
+    with eval_mode(model):
         for _ in range(steps):
             grad = _loss_grad(model, x_adv, y)
             x_adv = x_adv + alpha * grad.sign()  # Eq. (14.10): a step up the loss,
@@ -510,7 +499,7 @@ def class_visualization(
         s = _class_scores(model, img, t).sum()  # the images' terms are independent
         return s - l2 * img.pow(2).sum() - tv * total_variation(img)  # Eq. (14.6)
 
-    with _eval_mode(model):
+    with eval_mode(model):
         images = _ascend(objective, mid + spread * noise, steps, lr, low, high)
     return images if isinstance(target, torch.Tensor) else images[0]
 

@@ -204,3 +204,24 @@ def test_standard_error_of_an_accuracy():
         training.standard_error(math.nan, 10)
     with pytest.raises(ValueError, match="n must be an int >= 1, got 0"):
         training.standard_error(0.5, 0)
+
+
+def test_eval_mode_evaluates_then_restores_every_submodules_own_mode():
+    from dlcv.training import eval_mode
+
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Dropout(0.5))
+    net.train()
+    net[1].eval()  # a frozen batch norm, as in fine-tuning
+    with eval_mode(net) as inside:
+        assert inside is net
+        assert not any(m.training for m in net.modules())
+    assert [m.training for m in net.modules()] == [True, True, False, True]
+    with pytest.raises(RuntimeError), eval_mode(net):
+        raise RuntimeError("restored on errors too")
+    assert [m.training for m in net.modules()] == [True, True, False, True]
+
+    def f(x):
+        return x
+
+    with eval_mode(f) as g:  # a plain callable passes through
+        assert g is f
