@@ -113,7 +113,12 @@ lint: setup
 unit: setup
 	$(BIN)/python -m pytest -m "not site"
 
+# First the stale chapters execute, JOBS at a time (default: one per core; see
+# dlcv/_book/parallel.py), into the cache; then the build renders them and executes
+# nothing. A failed chapter stops here, after the others have finished.
+JOBS ?=
 build: setup
+	$(BIN)/python -m dlcv._book.parallel $(if $(JOBS),--jobs $(JOBS))
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 # Checks of the built site in headless Chromium (needs `make build` first).

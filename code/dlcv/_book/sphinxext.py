@@ -12,6 +12,9 @@ settings (device type, budget, seed). A chapter whose fingerprint changed runs a
   that does not parse) counts as an import of the whole package.
 * Fingerprints are recorded only after a build with no error and no warning; after any
   other, the saved Sphinx environment is deleted, so the next build checks every page.
+  :mod:`dlcv._book.parallel`, which executes stale chapters before the build, records
+  the fingerprint of each chapter it caches in a second manifest: a cache record is kept
+  while either manifest holds the chapter's current fingerprint.
 * Kernels started by the build inherit ``DLCV_PROGRESS=0`` (no progress bars in HTML)
   and ``DLCV_BOOK_BUILD=1`` (:func:`dlcv.runtime.glue` hands values to myst-nb).
 
@@ -33,9 +36,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["chapter_imports", "fingerprint", "module_dependencies", "setup"]
+__all__ = [
+    "chapter_fingerprints",
+    "chapter_imports",
+    "drop_records",
+    "fingerprint",
+    "module_dependencies",
+    "read_manifest",
+    "runtime_key",
+    "setup",
+    "write_manifest",
+]
 
-MANIFEST = "dlcv-fingerprints.json"
+MANIFEST = "dlcv-fingerprints.json"  # chapters as the last clean build saw them
+EXECUTED = "dlcv-executed.json"  # chapters that dlcv._book.parallel cached
 DEFAULT_FILES = ["requirements.txt", "requirements-lock.txt", "pyproject.toml"]
 # A MyST code cell: a fence of three or more backticks or tildes (as markdown-it reads).
 _CODE_CELL = re.compile(r"^ {0,3}(?:`{3,}|~{3,})[ \t]*\{code-cell\}", re.M)
@@ -423,7 +437,7 @@ def fingerprint(
     return digest.hexdigest()
 
 
-def _runtime_key() -> str:
+def runtime_key() -> str:
     """The runtime settings that shape a chapter's outputs: device, budget, seed."""
     from dlcv.runtime import get_runtime
 
@@ -437,51 +451,86 @@ def _cache_dir(app: Any) -> Path:
     )
 
 
-def _chapter_fingerprints(app: Any, env: Any) -> dict[str, str]:
-    files = [Path(app.confdir) / f for f in app.config.dlcv_fingerprint_files]
-    extra = _runtime_key()
+def chapter_fingerprints(
+    chapters: dict[str, Path], *, packages: Iterable[str], files: Iterable[Path]
+) -> dict[str, str]:
+    """:func:`fingerprint` of every executable chapter, under the current runtime.
+
+    Args:
+        chapters: ``{docname: source path}``; only MyST files with a code cell count.
+        packages: as for :func:`fingerprint`.
+        files: as for :func:`fingerprint`.
+
+    Returns:
+        ``{docname: fingerprint}`` of the chapters that have code cells.
+    """
+    files, packages, extra = list(files), list(packages), runtime_key()
     out = {}
-    for docname in sorted(env.found_docs):
-        path = Path(env.doc2path(docname))
+    for docname, path in sorted(chapters.items()):
         if path.suffix != ".md" or not path.is_file():
             continue
         text = path.read_text(encoding="utf-8")
-        if not _CODE_CELL.search(text):
-            continue
-        out[docname] = fingerprint(
-            text,
-            packages=app.config.dlcv_fingerprint_packages,
-            files=files,
-            extra=extra,
-        )
+        if _CODE_CELL.search(text):
+            out[docname] = fingerprint(
+                text, packages=packages, files=files, extra=extra
+            )
     return out
 
 
-def _read_manifest(app: Any) -> dict[str, str]:
-    path = _cache_dir(app) / MANIFEST
+def read_manifest(cache_dir: Path, name: str = MANIFEST) -> dict[str, str]:
+    """A manifest ``{docname: fingerprint}`` of the cache; empty if absent or broken."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads((Path(cache_dir) / name).read_text())
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_manifest(cache_dir: Path, data: dict[str, str], name: str = MANIFEST) -> None:
+    """Write a manifest atomically: readers see the old file or the new, never half."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / (name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, cache_dir / name)
+
+
+def drop_records(cache_dir: Path, paths: Iterable[Path]) -> int:
+    """Remove the jupyter-cache records of the chapters at ``paths``; say how many."""
+    cache_dir = Path(cache_dir)
+    wanted = {str(Path(p).resolve()) for p in paths}
+    if not wanted or not cache_dir.exists():
+        return 0
+    from jupyter_cache import get_cache
+
+    cache = get_cache(cache_dir)
+    dropped = 0
+    for record in cache.list_cache_records():
+        if str(Path(record.uri).resolve()) in wanted:
+            cache.remove_cache(record.pk)
+            dropped += 1
+    return dropped
 
 
 def _outdated(app: Any, env: Any, added: set, changed: set, removed: set) -> list[str]:
-    """``env-get-outdated``: chapters whose dependencies changed since a clean build."""
-    current = _chapter_fingerprints(app, env)
-    app.env.dlcv_fingerprints = current
-    recorded = _read_manifest(app)
-    stale = [doc for doc, fp in current.items() if recorded.get(doc) != fp]
-    if not stale:
-        return []
-    cache_dir = _cache_dir(app)
-    if cache_dir.exists():
-        from jupyter_cache import get_cache
+    """``env-get-outdated``: chapters whose dependencies changed since a clean build.
 
-        cache = get_cache(cache_dir)
-        stale_paths = {str(Path(env.doc2path(doc)).resolve()) for doc in stale}
-        for record in cache.list_cache_records():
-            if str(Path(record.uri).resolve()) in stale_paths:
-                cache.remove_cache(record.pk)
+    Their pages are read again; their cache records are dropped unless
+    :mod:`dlcv._book.parallel` cached them under the current fingerprint.
+    """
+    chapters = {doc: Path(env.doc2path(doc)) for doc in env.found_docs}
+    current = chapter_fingerprints(
+        chapters,
+        packages=app.config.dlcv_fingerprint_packages,
+        files=[Path(app.confdir) / f for f in app.config.dlcv_fingerprint_files],
+    )
+    app.env.dlcv_fingerprints = current
+    cache_dir = _cache_dir(app)
+    built, executed = read_manifest(cache_dir), read_manifest(cache_dir, EXECUTED)
+    stale = [doc for doc, fp in current.items() if built.get(doc) != fp]
+    drop_records(
+        cache_dir, [chapters[d] for d in stale if executed.get(d) != current[d]]
+    )
     return [doc for doc in stale if doc not in added]
 
 
@@ -494,11 +543,7 @@ def _finished(app: Any, exception: Exception | None) -> None:
     current = getattr(app.env, "dlcv_fingerprints", None)
     if current is None:
         return
-    cache_dir = _cache_dir(app)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(current, indent=1, sort_keys=True))
-    os.replace(tmp, cache_dir / MANIFEST)
+    write_manifest(_cache_dir(app), current)
 
 
 def _dedupe_scripts(
