@@ -117,8 +117,10 @@ unit: setup
 # dlcv/_book/parallel.py), into the cache; then the build renders them and executes
 # nothing. A failed chapter stops here, after the others have finished.
 JOBS ?=
+THREADS ?=
 build: setup
-	$(BIN)/python -m dlcv._book.parallel $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python -m dlcv._book.parallel $(if $(JOBS),--jobs $(JOBS)) \
+	  $(if $(THREADS),--threads $(THREADS))
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 # Checks of the built site in headless Chromium (needs `make build` first).

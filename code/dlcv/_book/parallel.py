@@ -478,18 +478,20 @@ def execute(
     return outcomes
 
 
-def times_table(outcomes: Iterable[Outcome], budget: str) -> str:
+def times_table(outcomes: Iterable[Outcome], budget: str, note: str = "") -> str:
     """Every chapter's time, slowest first, against the budget's per-chapter limit.
 
     Args:
         outcomes: the chapters and their times.
         budget: the runtime budget, e.g. ``"quick"``; its limit is ``LIMITS[budget]``.
+        note: how the chapters ran, e.g. ``"2 at a time"``, for the heading.
 
     Returns:
         A plain-text table.
     """
     limit = LIMITS.get(budget)
     head = f"budget {budget}" + (f", limit {limit:.0f} s a chapter" if limit else "")
+    head += f" ({note})" if note else ""
     rows = [f"{'chapter':28s} {'seconds':>8s}  {'how':8s}  {head}"]
     known = [o for o in outcomes if o.seconds is not None]
     total = 0.0
@@ -615,7 +617,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(cached)} chapter(s) cached, {len(to_run)} to execute", flush=True)
     outcomes = execute(book, to_run, fingerprints, jobs=args.jobs, threads=args.threads)
     outcomes += [Outcome(d, "cached", s) for d, s in cached.items()]
-    print(f"\n{times_table(outcomes, rt.budget)}")
+    jobs = min(args.jobs or _cores(), max(1, len(to_run)))
+    threads = args.threads or max(1, _cores() // (args.jobs or _cores()))
+    note = f"{jobs} at a time, {threads} thread(s) each" if to_run else "all cached"
+    print(f"\n{times_table(outcomes, rt.budget, note)}")
     print(f"wall time {time.monotonic() - start:.1f} s")
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
