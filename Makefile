@@ -136,6 +136,7 @@ bench: setup data
 	$(BIN)/python benchmarks/bench_conv.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_sequence.py
+	$(BIN)/python benchmarks/bench_peers.py
 
 clean:
 	rm -rf _build

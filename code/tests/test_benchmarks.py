@@ -58,3 +58,31 @@ def test_sequence_benchmark_runs_and_agrees_with_torch(tmp_path, capsys):
     )
     assert result["mm_gflops"] > 0
     assert out.is_file() and "dlcv/torch" in capsys.readouterr().out
+
+
+def test_peers_benchmark_runs_on_synthetic_data(tmp_path, capsys):
+    bench = load("bench_peers")
+    out = tmp_path / "peers.json"
+    result = bench.main(["--smoke", "--repeats", "1", "--json", str(out)])
+    pairs = {(r["ours"]["name"], r["peer"]["name"]) for r in result["rows"]}
+    assert pairs == {
+        ("SoftmaxClassifier", "LogisticRegression"),
+        ("MLP", "MLPClassifier"),
+    }
+    models = [m for r in result["rows"] for m in (r["ours"], r["peer"])]
+    models += result["cnns"]
+    assert {c["name"] for c in result["cnns"]} >= {"LeNet-5"}
+    for m in models:
+        assert 0 <= m["acc"] <= 1 and math.isfinite(m["se"]), m
+        assert m["seconds"] > 0, m
+    for r in result["rows"]:
+        assert math.isfinite(r["ratio"]) and r["ratio"] > 0
+        assert math.isfinite(r["acc_diff"]) and isinstance(r["goal_met"], bool)
+    assert result["published"] and all(
+        0 < p["acc"] < 1 and p["source"].startswith("https://")
+        for p in result["published"]
+    )
+    assert result["smoke"] and result["mm_gflops"] > 0
+    text = capsys.readouterr().out
+    assert out.is_file() and "ours/peer" in text and "published" in text
+    assert result["cnn_note"] in text
